@@ -1,0 +1,41 @@
+# spatialevo — two commands on a fresh machine:
+#   make demo   set up .venv and run the main job on the bundled scenes
+#   make test   set up .venv and run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+OUT    ?= out/demo
+
+.PHONY: setup demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@# open3d needs the system library libusb-1.0 (install it when missing; root on CI machines)
+	@ldconfig -p 2>/dev/null | grep -q libusb-1.0 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq || true) && apt-get install -y -qq libusb-1.0-0 >/dev/null; \
+	  else echo "warning: libusb-1.0 missing; install it (e.g. apt-get install libusb-1.0-0) for open3d" >&2; fi; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	@# torch 2.13.0 first: a CPU wheel already on disk here (only the training extras use it)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[dev]"
+	@touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(PY) -m spatialevo.cli.main demo --out $(OUT)
+
+test: setup
+	$(PY) -m ruff check spatialevo tests benchmarks scenes
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: setup
+	$(PY) -m ruff check .
+
+bench: setup
+	$(PY) benchmarks/scene_bench.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache

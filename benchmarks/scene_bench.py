@@ -1,0 +1,104 @@
+"""Scene benchmarks: synthetic generation, rendering throughput, cache load time.
+
+Run: ``.venv/bin/python benchmarks/scene_bench.py`` (``--quick`` for a short run). Prints a table
+of medians and writes it as JSON with ``--json PATH``. Targets on a 2-core machine: ≥ 30 frames/s
+rendered at 640x480 (RGB + depth + instance), cache load < 0.5 s for a ScanNet-sized scene
+(~80k mesh vertices, 50 frames).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from spatialevo.scene import Frame, ObjectInstance, OrientedBox, Scene, SceneMesh
+from spatialevo.scene.cache import load_cache, save_cache
+from spatialevo.scene.render import Renderer, render_frame
+from spatialevo.synthetic import generate_room, room_config
+
+
+def _median_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def scannet_sized_scene(n_vertices: int = 80_000, n_frames: int = 50, seed: int = 0) -> Scene:
+    """A scene with the array sizes of a typical ScanNet scan: ~80k vertices, ~160k faces, 50 frames."""
+    rng = np.random.default_rng(seed)
+    sphere = trimesh.creation.icosphere(subdivisions=4)  # 2562 vertices per object
+    n_objects = max(1, round(n_vertices / len(sphere.vertices)))
+    verts, faces, ids, objects = [], [], [], []
+    for i in range(n_objects):
+        scale = rng.uniform(0.2, 1.0, 3)
+        v = sphere.vertices * scale + [rng.uniform(0, 8), rng.uniform(0, 6), scale[2]]
+        faces.append(sphere.faces + sum(len(x) for x in verts))
+        verts.append(v)
+        ids.append(np.full(len(sphere.faces), i))
+        lo, hi = v.min(0), v.max(0)
+        objects.append(ObjectInstance(i, f"thing {i % 12}", OrientedBox((lo + hi) / 2, hi - lo), v))
+    V = np.concatenate(verts)
+    mesh = SceneMesh(V, np.concatenate(faces), np.concatenate(ids), rng.integers(0, 255, (len(V), 3)).astype(np.uint8))
+    K = np.array([[577.6, 0, 319.5], [0, 577.6, 239.5], [0, 0, 1]])
+    frames = []
+    for j in range(n_frames):
+        T = np.eye(4)
+        T[:3, 3] = [rng.uniform(0, 8), rng.uniform(0, 6), 1.5]
+        frames.append(Frame(f"{j:06d}", K, T, 640, 480, rgb_path=f"color/{j}.jpg", depth_path=f"depth/{j}.png"))
+    return Scene("scannet_sized", objects, frames, mesh, floor_polygon=[[0, 0], [8, 0], [8, 6], [0, 6]])
+
+
+def run(quick: bool = False) -> dict:
+    res: dict[str, float | int | str] = {}
+    cfg = room_config(shape="random", n_frames=24, width=640, height=480)
+    seeds = range(3 if quick else 10)
+    gen = [_median_time(lambda s=s: generate_room(s, cfg), 1) for s in seeds]
+    res["generate_room_median_s"] = statistics.median(gen)
+
+    scene = generate_room(7, cfg)
+    res["render_scene_faces"] = len(scene.mesh.faces)
+    render_frame(scene, scene.frames[0])  # build the BVH once
+    n = 8 if quick else len(scene.frames)
+    per_frame = [_median_time(lambda f=f: render_frame(scene, f), 3) for f in scene.frames[:n]]
+    res["render_ms_per_frame_median"] = 1000 * statistics.median(per_frame)
+    res["render_fps_640x480"] = 1.0 / statistics.median(per_frame)
+    t0 = time.perf_counter()
+    Renderer(scene.mesh)
+    res["renderer_build_ms"] = 1000 * (time.perf_counter() - t0)
+
+    big = scannet_sized_scene(n_frames=50)
+    res["cache_scene_vertices"] = len(big.mesh.vertices)
+    res["cache_scene_frames"] = len(big.frames)
+    with tempfile.TemporaryDirectory() as d:
+        path = save_cache(big, Path(d) / "big.npz")
+        res["cache_size_mb"] = path.stat().st_size / 1e6
+        res["cache_save_s_median"] = _median_time(lambda: save_cache(big, Path(d) / "big2.npz"), 3)
+        res["cache_load_s_median"] = _median_time(lambda: load_cache(path), 3 if quick else 7)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    args = ap.parse_args()
+    res = run(args.quick)
+    width = max(len(k) for k in res)
+    for k, v in res.items():
+        print(f"{k:<{width}}  {v:.4g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()

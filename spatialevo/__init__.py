@@ -1,0 +1,27 @@
+"""spatialevo: unannotated 3D scans → a self-play training ground for spatial reasoning.
+
+Public API (stable): :func:`load_scene`, :class:`Scene` and the scene model types.
+"""
+
+from __future__ import annotations
+
+from spatialevo.errors import SceneFileNotFoundError, SceneFormatError, SpatialEvoError, UnknownLayoutError
+from spatialevo.scene import Frame, ObjectInstance, OrientedBox, Scene, SceneMesh
+from spatialevo.scene.loaders import detect_layout, load_scene
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Frame",
+    "ObjectInstance",
+    "OrientedBox",
+    "Scene",
+    "SceneFileNotFoundError",
+    "SceneFormatError",
+    "SceneMesh",
+    "SpatialEvoError",
+    "UnknownLayoutError",
+    "__version__",
+    "detect_layout",
+    "load_scene",
+]

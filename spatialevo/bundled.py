@@ -1,0 +1,89 @@
+"""The bundled sample scenes: ``scenes/recipes.json`` → ``scenes/<name>.npz``.
+
+A recipe names a synthetic room (seed, floor shape, number of frames, image size). The cache files
+are committed, and ``spatialevo scene bundle --check`` (run by the tests) verifies that each one
+is exactly what its recipe generates today. ``SPATIALEVO_SCENES`` overrides the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from spatialevo.errors import SceneFileNotFoundError, SceneFormatError
+from spatialevo.scene.model import Scene
+
+
+def scenes_dir() -> Path:
+    """The bundled scenes folder (``$SPATIALEVO_SCENES`` or the repository's ``scenes/``)."""
+    env = os.environ.get("SPATIALEVO_SCENES")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "scenes"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One bundled synthetic scene: ``generate_room(seed, shape, n_frames, width, height)``."""
+
+    name: str
+    seed: int
+    shape: str
+    frames: int
+    width: int = 640
+    height: int = 480
+
+    def build(self) -> Scene:
+        from spatialevo.synthetic import generate_room, room_config
+
+        cfg = room_config(shape=self.shape, n_frames=self.frames, width=self.width, height=self.height, scene_id=self.name)
+        return generate_room(self.seed, cfg)
+
+
+def load_recipes(folder: Path | None = None) -> list[Recipe]:
+    """Recipes from ``<folder>/recipes.json``, with errors naming the file and field."""
+    path = (folder or scenes_dir()) / "recipes.json"
+    if not path.is_file():
+        raise SceneFileNotFoundError(path, field="recipes")
+    try:
+        rows = json.loads(path.read_text())["scenes"]
+        return [Recipe(**row) for row in rows]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise SceneFormatError(f"bad recipes ({exc})", path=path, field="scenes") from None
+
+
+def build_bundled(folder: Path | None = None, check: bool = False) -> list[str]:
+    """Write (or with ``check`` verify) every bundled scene; returns a list of problems (empty = ok)."""
+    folder = folder or scenes_dir()
+    problems = []
+    for recipe in load_recipes(folder):
+        path = folder / f"{recipe.name}.npz"
+        scene = recipe.build()
+        if check:
+            tmp = folder / f".{recipe.name}.check.npz"
+            try:
+                fresh = scene.save(tmp).read_bytes()
+            finally:
+                tmp.unlink(missing_ok=True)
+            if not path.is_file():
+                problems.append(f"{path}: missing (run 'spatialevo scene bundle')")
+            elif path.read_bytes() != fresh:
+                problems.append(f"{path}: differs from what recipe '{recipe.name}' generates")
+        else:
+            scene.save(path)
+    return problems
+
+
+def bundled_scene_paths(build_missing: bool = True) -> list[Path]:
+    """Paths of the bundled scenes, building missing ones from their recipes when asked."""
+    folder = scenes_dir()
+    recipes = load_recipes(folder)
+    paths = []
+    for r in recipes:
+        p = folder / f"{r.name}.npz"
+        if not p.is_file():
+            if not build_missing:
+                raise SceneFileNotFoundError(p, field=r.name, layout="bundled scene")
+            r.build().save(p)
+        paths.append(p)
+    return paths

@@ -1,0 +1,168 @@
+"""``spatialevo scene {generate,inspect,render,bundle}``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from spatialevo.errors import SpatialEvoError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "scene",
+        help="generate, inspect and render scenes",
+        description="Work with scenes: make synthetic rooms, print a summary and a top-down picture, render frames.",
+    )
+    ss = p.add_subparsers(dest="scene_cmd", required=True, metavar="{generate,inspect,render,bundle}")
+
+    g = ss.add_parser(
+        "generate",
+        help="generate seeded synthetic rooms (spatialevo cache .npz)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Generate synthetic rooms. Same seed and options → byte-identical files.",
+        epilog="example:\n  spatialevo scene generate --seed 0 --count 3 --shape L --frames 16 --out out/rooms --topdown",
+    )
+    g.add_argument("--seed", type=int, default=0, help="seed of the first room (room i uses seed+i)")
+    g.add_argument("--count", type=int, default=1, help="number of rooms")
+    g.add_argument("--shape", choices=["rect", "L", "random"], default="random", help="floor shape")
+    g.add_argument("--frames", type=int, default=24, help="camera frames per room")
+    g.add_argument("--width", type=int, default=640, help="image width in pixels")
+    g.add_argument("--height", type=int, default=480, help="image height in pixels")
+    g.add_argument("--out", type=Path, required=True, help="output folder")
+    g.add_argument("--topdown", action="store_true", help="also write <scene>_topdown.png")
+    g.set_defaults(func=cmd_generate)
+
+    i = ss.add_parser(
+        "inspect",
+        help="summarise a scene and draw it from above",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Load a scene in any supported layout, print a summary, optionally write a top-down PNG.",
+        epilog="example:\n  spatialevo scene inspect scenes/rect_small.npz --topdown out/rect_small.png",
+    )
+    i.add_argument("path", type=Path, help="scene folder or file (ScanNet, ScanNet++, ARKitScenes, box-list JSON, cache)")
+    i.add_argument("--json", action="store_true", help="print the summary as JSON")
+    i.add_argument("--topdown", type=Path, default=None, help="write the top-down picture to this PNG")
+    i.set_defaults(func=cmd_inspect)
+
+    r = ss.add_parser(
+        "render",
+        help="render RGB, depth and instance images of a scene's frames",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Render frames with open3d ray casting: rgb/<frame>.png, depth/<frame>.png (uint16 millimetres), "
+            "instance/<frame>.npy (int32 object ids; -1 no hit, -2 floor, -3 ceiling, -4 wall), and "
+            "visibility.json (visible fraction of each object in each frame)."
+        ),
+        epilog="example:\n  spatialevo scene render scenes/rect_small.npz --out out/render --every 2",
+    )
+    r.add_argument("path", type=Path, help="scene folder or file with a mesh")
+    r.add_argument("--out", type=Path, required=True, help="output folder")
+    r.add_argument("--frames", default=None, help="comma-separated frame ids (default: all)")
+    r.add_argument("--every", type=int, default=1, help="render every k-th frame")
+    r.add_argument("--limit", type=int, default=None, help="at most this many frames")
+    r.set_defaults(func=cmd_render)
+
+    b = ss.add_parser(
+        "bundle",
+        help="(re)build the bundled sample scenes from scenes/recipes.json",
+        description="Regenerate scenes/<name>.npz from the recipes; with --check, verify the files match instead.",
+    )
+    b.add_argument("--check", action="store_true", help="verify instead of writing; exit 1 on mismatch")
+    b.add_argument("--dir", type=Path, default=None, help="scenes folder (default: the repository's scenes/)")
+    b.set_defaults(func=cmd_bundle)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from spatialevo.scene.topdown import save_topdown
+    from spatialevo.synthetic import generate_room, room_config
+
+    if args.count < 1:
+        raise SpatialEvoError("--count must be >= 1")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for k in tqdm(range(args.count), desc="generate", unit="room", disable=args.count < 2):
+        cfg = room_config(shape=args.shape, n_frames=args.frames, width=args.width, height=args.height)
+        scene = generate_room(args.seed + k, cfg)
+        path = scene.save(args.out / f"{scene.scene_id}.npz")
+        msg = f"{path}  ({len(scene.objects)} objects, {len(scene.frames)} frames, floor {scene.floor_area:.1f} m²)"
+        if args.topdown:
+            msg += f"  {save_topdown(scene, args.out / f'{scene.scene_id}_topdown.png')}"
+        tqdm.write(msg)
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from spatialevo.scene.loaders import load_scene
+    from spatialevo.scene.topdown import save_topdown
+
+    scene = load_scene(args.path)
+    summary = scene.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"scene {summary['scene_id']} ({summary['layout']})")
+        print(f"  objects: {summary['num_objects']}   frames: {summary['num_frames']}   mesh faces: {summary['mesh_faces']}")
+        if summary["floor_area_m2"] is not None:
+            print(f"  floor area: {summary['floor_area_m2']:.2f} m²")
+        print(f"  bounds: {summary['bounds_min']} .. {summary['bounds_max']} m")
+        print("  labels: " + ", ".join(f"{k} x{v}" for k, v in summary["labels"].items()))
+    if args.topdown is not None:
+        print(f"top-down picture: {save_topdown(scene, args.topdown)}")
+    return 0
+
+
+def render_scene_frames(scene, out: Path, frames: list, desc: str = "render") -> dict:
+    """Render ``frames`` of ``scene`` into ``out`` (see ``scene render --help``); return visibility."""
+    from spatialevo.scene.imageio import write_png
+    from spatialevo.scene.render import render_frame
+    from spatialevo.scene.visibility import visible_fractions
+
+    for sub in ("rgb", "depth", "instance"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    vis: dict[str, dict[str, float]] = {}
+    for f in tqdm(frames, desc=desc, unit="frame"):
+        img = render_frame(scene, f)
+        write_png(out / "rgb" / f"{f.id}.png", img["rgb"])
+        write_png(out / "depth" / f"{f.id}.png", np.clip(np.round(img["depth"] * 1000), 0, 65535).astype(np.uint16))
+        tmp = out / "instance" / f"{f.id}.npy.tmp"
+        with open(tmp, "wb") as fh:
+            np.save(fh, img["instance"])
+        tmp.replace(out / "instance" / f"{f.id}.npy")
+        frac = visible_fractions(scene, f)
+        vis[f.id] = {o.ref: round(float(v), 4) for o, v in zip(scene.objects, frac) if v > 0}
+    tmp = out / "visibility.json.tmp"
+    tmp.write_text(json.dumps(vis, indent=1, sort_keys=True))
+    tmp.replace(out / "visibility.json")
+    return vis
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from spatialevo.scene.loaders import load_scene
+
+    scene = load_scene(args.path)
+    if scene.mesh is None:
+        raise SpatialEvoError(f"scene {scene.scene_id} from '{args.path}' has no mesh: nothing to render")
+    if args.every < 1:
+        raise SpatialEvoError("--every must be >= 1")
+    frames = [scene.frame(fid) for fid in args.frames.split(",")] if args.frames else scene.frames
+    frames = frames[:: args.every][: args.limit]
+    if not frames:
+        print(f"scene {scene.scene_id} has no frames to render", file=sys.stderr)
+        return 1
+    render_scene_frames(scene, args.out, frames)
+    print(f"rendered {len(frames)} frames of {scene.scene_id} to {args.out}")
+    return 0
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from spatialevo.bundled import build_bundled
+
+    problems = build_bundled(args.dir, check=args.check)
+    for p in problems:
+        print(p, file=sys.stderr)
+    return 1 if problems else 0

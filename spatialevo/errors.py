@@ -1,0 +1,56 @@
+"""Exceptions raised by spatialevo for bad input.
+
+Every error names the file (when there is one) and the field that is wrong, so a
+user can fix the input without reading a numpy traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SpatialEvoError(Exception):
+    """Base class of every error spatialevo raises on purpose."""
+
+
+class SceneFormatError(SpatialEvoError, ValueError):
+    """A scene file or value is malformed.
+
+    Attributes:
+        path: the offending file, or ``None`` for in-memory values.
+        field: the field / key / array that is wrong (e.g. ``"T_wc"``, ``"axisAlignment"``).
+        problem: what is wrong with it.
+    """
+
+    def __init__(self, problem: str, *, path: str | Path | None = None, field: str | None = None):
+        self.path = None if path is None else Path(path)
+        self.field = field
+        self.problem = problem
+        where = []
+        if self.path is not None:
+            where.append(f"file '{self.path}'")
+        if field is not None:
+            where.append(f"field '{field}'")
+        prefix = (", ".join(where) + ": ") if where else ""
+        super().__init__(prefix + problem)
+
+
+class SceneFileNotFoundError(SceneFormatError, FileNotFoundError):
+    """A file the scene layout requires is missing."""
+
+    def __init__(self, path: str | Path, *, field: str | None = None, layout: str | None = None):
+        what = f"required {layout} file is missing" if layout else "required file is missing"
+        super().__init__(what, path=path, field=field)
+
+
+class UnknownLayoutError(SpatialEvoError, ValueError):
+    """``load_scene`` could not recognise the layout of a path."""
+
+    def __init__(self, path: str | Path, detail: str = ""):
+        self.path = Path(path)
+        msg = (
+            f"'{self.path}' is not a recognised scene layout (expected a ScanNet scene folder, "
+            "a ScanNet++ scene folder, an ARKitScenes video folder, a box-list JSON file, "
+            "or a spatialevo cache '.npz')"
+        )
+        super().__init__(msg + (f": {detail}" if detail else ""))
