@@ -77,7 +77,7 @@ def topdown_image(scene: Scene, size: int = 900, margin: int = 40) -> Image.Imag
             draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=(200, 30, 30))
     title = f"{scene.scene_id}: {len(scene.objects)} objects, {len(scene.frames)} frames, grid 1 m"
     if scene.floor_area is not None:
-        title += f", floor {scene.floor_area:.1f} m²"
+        title += f", floor {scene.floor_area:.1f} m2"
     draw.text((margin, 10), title, fill=(0, 0, 0), font=_font(16))
     return img
 
