@@ -74,6 +74,7 @@ class Renderer:
             fc = np.full((len(mesh.faces), 3), 160.0, np.float32)
         self._face_colors = np.concatenate([fc, np.zeros((1, 3), np.float32)])
         self._ray_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._ray_buf: np.ndarray | None = None  # reused (N, 6) float32 ray array: not thread-safe
 
     def _camera_dirs(self, K: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
         """(H·W, 3) float32 camera-frame ray directions with z = 1, and (H·W,) their inverse norms."""
@@ -102,22 +103,32 @@ class Renderer:
     def render(self, frame: Frame, kinds: tuple[str, ...] = ("rgb", "depth", "instance")) -> dict[str, np.ndarray]:
         """Render ``frame``; returns the requested images (see the module docstring)."""
         dirs_c, inv_norm = self._camera_dirs(frame.K, frame.width, frame.height)
-        R = frame.T_wc[:3, :3].astype(np.float32)
-        dirs_w = dirs_c @ R.T
-        hit = self.cast(frame.T_wc[:3, 3].astype(np.float32), dirs_w)
+        n = len(dirs_c)
+        if self._ray_buf is None or len(self._ray_buf) != n:
+            self._ray_buf = np.empty((n, 6), dtype=np.float32)
+        rays = self._ray_buf
+        rays[:, :3] = frame.T_wc[:3, 3]
+        dirs_w = np.matmul(dirs_c, frame.T_wc[:3, :3].T.astype(np.float32), out=rays[:, 3:])
+        hit = {k: v.numpy() for k, v in self._rc.cast_rays(o3d.core.Tensor.from_numpy(rays)).items()}
         shape = (frame.height, frame.width)
-        t_hit = hit["t_hit"]
         missed = hit["geometry_ids"] == _INVALID
-        prim = np.where(missed, len(self.mesh.faces), hit["primitive_ids"]).astype(np.int64)
+        prim = np.where(missed, len(self.mesh.faces), hit["primitive_ids"])
         out: dict[str, np.ndarray] = {}
         if "depth" in kinds:
-            out["depth"] = np.where(missed, np.float32(0.0), t_hit).reshape(shape)
+            out["depth"] = np.where(missed, np.float32(0.0), hit["t_hit"]).reshape(shape)
         if "instance" in kinds:
             out["instance"] = self._face_ids[prim].reshape(shape)
         if "rgb" in kinds:
-            cos = np.abs(np.einsum("ij,ij->i", hit["primitive_normals"], dirs_w)) * inv_norm
-            shade = np.float32(0.35) + np.float32(0.65) * np.minimum(cos, np.float32(1.0))
-            rgb = self._face_colors[prim] * shade[:, None]
+            nrm = hit["primitive_normals"]
+            cos = nrm[:, 0] * dirs_w[:, 0]
+            cos += nrm[:, 1] * dirs_w[:, 1]
+            cos += nrm[:, 2] * dirs_w[:, 2]
+            np.abs(cos, out=cos)
+            cos *= inv_norm
+            np.minimum(cos, np.float32(1.0), out=cos)
+            shade = np.float32(0.35) + np.float32(0.65) * cos
+            rgb = self._face_colors[prim]
+            rgb *= shade[:, None]
             out["rgb"] = rgb.astype(np.uint8).reshape(shape + (3,))
         return out
 
