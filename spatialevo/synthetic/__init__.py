@@ -1,4 +1,8 @@
-"""Seeded synthetic rooms (trimesh primitives) with camera trajectories, rendered by open3d."""
+"""Seeded synthetic rooms built from trimesh primitives, with camera trajectories.
+
+World frame: metres, z up, floor at z = 0; cameras are OpenCV (x right, y down, z forward) with
+camera-to-world poses. ``generate_room(seed, config)`` is deterministic in its arguments.
+"""
 
 from __future__ import annotations
 

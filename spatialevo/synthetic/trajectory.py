@@ -1,24 +1,48 @@
-"""Camera trajectories for synthetic rooms (OpenCV cameras, world metres, z up)."""
+"""Camera trajectories for synthetic rooms: a person walking a loop and looking around.
+
+World frame, metres, z up, floor at z = 0. Cameras are OpenCV pinholes (x right, y down,
+z forward); poses are 4x4 camera-to-world matrices ``T_wc`` with no roll (the camera x axis is
+horizontal) and a slight downward pitch.
+
+The walkable area is the floor polygon shrunk by ``WALL_MARGIN`` minus every obstacle footprint
+inflated by ``OBJECT_MARGIN``. Its largest connected part is rasterised on a 0.1 m grid; a few
+spread-out waypoints are ordered into a loop around their centroid, joined by shortest grid paths
+(8-connected, no corner cutting), smoothed where the smoothed points stay walkable, and resampled
+at equal arc length. Every camera centre is checked to lie in the walkable area.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
-from shapely.geometry import Point, Polygon
+import shapely
+from scipy import ndimage
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+from shapely.geometry import MultiPoint, Polygon
 from shapely.ops import unary_union
+
+from spatialevo.scene.boxes import OrientedBox
+
+WALL_MARGIN = 0.3  #: minimum distance of a camera centre from the walls, metres
+OBJECT_MARGIN = 0.2  #: inflation of obstacle footprints for the walkable area, metres
 
 
 def intrinsics(width: int, height: int, hfov_deg: float) -> np.ndarray:
-    """(3, 3) pinhole K in pixels: square pixels, principal point at the image centre."""
+    """(3, 3) pinhole K in pixels: square pixels, horizontal field of view ``hfov_deg`` degrees,
+    principal point at the image centre ((W-1)/2, (H-1)/2) with pixel centres at integers."""
     f = (width / 2.0) / np.tan(np.deg2rad(hfov_deg) / 2.0)
     return np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
 
 
-def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """(4, 4) camera-to-world pose (OpenCV: x right, y down, z forward), no roll, at ``eye`` facing ``target``."""
-    fwd = np.asarray(target, float) - eye
-    fwd /= np.linalg.norm(fwd)
-    right = np.cross(fwd, [0.0, 0.0, 1.0])
-    right /= np.linalg.norm(right)
+def pose_from_yaw_pitch(eye: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
+    """(4, 4) camera-to-world pose at ``eye`` (world, metres) with the optical axis at heading
+    ``yaw`` (radians from world +x, counter-clockwise) and elevation ``pitch`` (radians, < 0 looks
+    down), no roll. Columns of the rotation: camera x (right), y (down), z (forward) in world."""
+    cy, sy, cp, sp = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch)
+    fwd = np.array([cp * cy, cp * sy, sp])
+    right = np.array([sy, -cy, 0.0])
     down = np.cross(fwd, right)
     T = np.eye(4)
     T[:3, :3] = np.stack([right, down, fwd], axis=1)
@@ -26,61 +50,165 @@ def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
     return T
 
 
-def free_space(floor: np.ndarray, footprints: list[Polygon], wall_margin: float = 0.35, object_margin: float = 0.25) -> Polygon:
-    """Floor region (world xy, metres) where a camera may stand: away from walls and object footprints."""
-    room = Polygon(floor).buffer(-wall_margin, join_style=2)
+def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(4, 4) camera-to-world pose at ``eye`` facing ``target`` (world, metres), no roll."""
+    d = np.asarray(target, dtype=np.float64) - np.asarray(eye, dtype=np.float64)
+    return pose_from_yaw_pitch(np.asarray(eye, dtype=np.float64), float(np.arctan2(d[1], d[0])), float(np.arctan2(d[2], np.hypot(d[0], d[1]))))
+
+
+def footprint(box: OrientedBox) -> Polygon:
+    """Floor-plane footprint (world xy, metres) of a box: the convex hull of its corners."""
+    return MultiPoint(box.corners()[:, :2]).convex_hull
+
+
+def free_space(floor: np.ndarray, footprints: Sequence[Polygon], wall_margin: float = WALL_MARGIN, object_margin: float = OBJECT_MARGIN) -> Polygon:
+    """Walkable floor region (world xy, metres): ``wall_margin`` from the walls, ``object_margin``
+    from every footprint."""
+    room = Polygon(floor).buffer(-wall_margin, join_style="mitre")
     if footprints:
         room = room.difference(unary_union([f.buffer(object_margin) for f in footprints]))
     return room
 
 
+def _grid_loop(free: Polygon, rng: np.random.Generator, step: float) -> np.ndarray:
+    """Closed walk (K, 2) through the largest connected part of ``free`` (see the module docstring)."""
+    minx, miny, maxx, maxy = free.bounds
+    xs, ys = np.arange(minx + step / 2, maxx, step), np.arange(miny + step / 2, maxy, step)
+    X, Y = np.meshgrid(xs, ys)
+    mask = shapely.contains_xy(free, X, Y)
+    if not mask.any():
+        return np.array([free.representative_point().coords[0]])
+    lab, nl = ndimage.label(mask)
+    sizes = np.bincount(lab.ravel(), minlength=nl + 1)[1:]
+    comp = lab == int(np.argmax(sizes)) + 1
+    node = np.full(comp.shape, -1, dtype=np.int64)
+    node[comp] = np.arange(int(comp.sum()))
+    pts = np.stack([X[comp], Y[comp]], axis=1)
+    rows, cols, wts = [], [], []
+    pad = np.pad(node, 1, constant_values=-1)
+    core = pad[1:-1, 1:-1]
+    for di, dj in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        nb = pad[1 + di : 1 + di + core.shape[0], 1 + dj : 1 + dj + core.shape[1]]
+        ok = (core >= 0) & (nb >= 0)
+        if di and dj:  # diagonal moves only when both orthogonal neighbours are free
+            a = pad[1 + di : 1 + di + core.shape[0], 1 : 1 + core.shape[1]]
+            b = pad[1 : 1 + core.shape[0], 1 + dj : 1 + dj + core.shape[1]]
+            ok &= (a >= 0) & (b >= 0)
+        rows.append(core[ok])
+        cols.append(nb[ok])
+        wts.append(np.full(int(ok.sum()), np.hypot(di, dj) * step))
+    n = len(pts)
+    graph = csr_matrix((np.concatenate(wts), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    # spread-out waypoints: random first, then farthest-point sampling among near-farthest ones
+    m = int(np.clip(round(n * step * step / 2.0) + 3, 3, 8))
+    m = min(m, n)
+    chosen = [int(rng.integers(n))]
+    dist = np.linalg.norm(pts - pts[chosen[0]], axis=1)
+    while len(chosen) < m:
+        cand = np.flatnonzero(dist >= 0.7 * dist.max())
+        k = int(cand[int(rng.integers(len(cand)))])
+        chosen.append(k)
+        dist = np.minimum(dist, np.linalg.norm(pts - pts[k], axis=1))
+    wp = np.array(chosen)
+    centre = pts[wp].mean(axis=0)
+    wp = wp[np.argsort(np.arctan2(pts[wp, 1] - centre[1], pts[wp, 0] - centre[0]), kind="stable")]
+    wp = np.roll(wp, -int(rng.integers(len(wp))))
+    if len(wp) < 2:
+        return pts[wp]
+    _, pred = dijkstra(graph, directed=False, indices=wp, return_predecessors=True)
+    path: list[int] = []
+    for a in range(len(wp)):
+        src, dst = a, wp[(a + 1) % len(wp)]
+        seg = [int(dst)]
+        while seg[-1] != wp[src] and seg[-1] >= 0:
+            seg.append(int(pred[src, seg[-1]]))
+        path.extend(seg[::-1][:-1])  # wp[src] ... up to (excluding) dst
+    loop = pts[np.array(path)]
+    for _ in range(4):  # smoothing that never leaves the walkable area
+        sm = (np.roll(loop, 1, axis=0) + 2 * loop + np.roll(loop, -1, axis=0)) / 4
+        ok = shapely.contains_xy(free, sm[:, 0], sm[:, 1])
+        loop = np.where(ok[:, None], sm, loop)
+    return loop
+
+
 def camera_trajectory(
-    floor: np.ndarray,
-    footprints: list[Polygon],
-    targets: np.ndarray,
+    floor_polygon: np.ndarray,
+    obstacles: Sequence[OrientedBox],
     n_frames: int,
     rng: np.random.Generator,
+    *,
     eye_height: tuple[float, float] = (1.2, 1.7),
     pitch_deg: tuple[float, float] = (-25.0, -5.0),
+    targets: np.ndarray | None = None,
+    step: float = 0.1,
 ) -> list[np.ndarray]:
-    """``n_frames`` camera-to-world poses of a walk through free space, looking around at targets.
+    """``n_frames`` camera-to-world poses (4x4, world metres, OpenCV camera) of a walk in the room.
 
-    Standing points are drawn uniformly in the free space and ordered into a walk (greedy nearest
-    neighbour from a random start). Each camera faces one of ``targets`` ((K, 3) world points,
-    metres) with ±15° of yaw jitter, pitched down between ``pitch_deg`` (degrees), with no roll. The
-    eye height is one person's height in ``eye_height`` ± 5 cm of bob.
+    Args:
+        floor_polygon: (M, 2) CCW floor outline, world xy, metres.
+        obstacles: boxes the walk avoids (their footprints inflated by ``OBJECT_MARGIN``).
+        n_frames: number of poses (>= 1).
+        rng: the only source of randomness.
+        eye_height: range of the eye height above the floor, metres.
+        pitch_deg: range of the optical axis elevation, degrees (negative = looking down).
+        targets: (K, 3) points the walker glances at (default: the obstacle centres).
+        step: grid resolution of the walkable area, metres.
+
+    The walker's heading follows the loop; the gaze sways ±30–60° around it and locks onto the
+    target nearest in angle (within 45°, at least 0.6 m away), pitched towards it within
+    ``pitch_deg``. The eye height is one person's height plus a ±2 cm walking bob.
 
     Raises:
-        ValueError: when the room has no free space for a camera.
+        ValueError: for ``n_frames < 1`` or when the room has no walkable area at all.
     """
-    free = free_space(floor, footprints)
-    if free.is_empty or free.area < 1e-3:
-        free = free_space(floor, footprints, wall_margin=0.25, object_margin=0.1)
-    if free.is_empty or free.area < 1e-3:
-        raise ValueError("no free floor space for a camera in this room")
-    lo, hi = np.asarray(free.bounds[:2]), np.asarray(free.bounds[2:])
-    pts: list[np.ndarray] = []
-    while len(pts) < n_frames:
-        cand = rng.uniform(lo, hi, size=(4 * n_frames, 2))
-        pts.extend(c for c in cand if free.contains(Point(c)))
-    pts_a = np.array(pts[:n_frames])
-    order = [int(rng.integers(n_frames))]
-    left = set(range(n_frames)) - set(order)
-    while left:
-        rest = np.array(sorted(left))
-        nxt = int(rest[np.argmin(np.linalg.norm(pts_a[rest] - pts_a[order[-1]], axis=1))])
-        order.append(nxt)
-        left.remove(nxt)
-    base = rng.uniform(eye_height[0] + 0.05, eye_height[1] - 0.05)
+    if int(n_frames) < 1:
+        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+    feet = [footprint(b) for b in obstacles]
+    free = free_space(floor_polygon, feet)
+    for margin in (OBJECT_MARGIN / 2, 0.0):
+        if free.area >= 1e-3:
+            break
+        free = free_space(floor_polygon, feet, WALL_MARGIN, margin)
+    if free.area < 1e-4:
+        raise ValueError("no walkable floor area for a camera in this room")
+    loop = _grid_loop(free, rng, step)
+    closed = np.vstack([loop, loop[:1]])
+    seg = np.diff(closed, axis=0)
+    seg_len = np.linalg.norm(seg, axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(seg_len)])
+    total = float(cum[-1])
+    if total > 1e-9:
+        s = (float(rng.uniform(0.0, total)) + np.arange(n_frames) * total / n_frames) % total
+        k = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(seg) - 1)
+        frac = (s - cum[k]) / np.where(seg_len[k] > 0, seg_len[k], 1.0)
+        xy = closed[k] + frac[:, None] * seg[k]
+        heading = np.arctan2(seg[k, 1], seg[k, 0])
+        bad = ~shapely.contains_xy(free, xy[:, 0], xy[:, 1])
+        xy[bad] = closed[k[bad]]
+    else:
+        s = np.zeros(n_frames)
+        xy = np.repeat(loop[:1], n_frames, axis=0)
+        heading = np.full(n_frames, float(rng.uniform(-np.pi, np.pi))) + np.arange(n_frames) * 2 * np.pi / n_frames
+    lo, hi = float(eye_height[0]), float(eye_height[1])
+    base = float(rng.uniform(lo + 0.03, hi - 0.03)) if hi - lo > 0.06 else (lo + hi) / 2
+    z = np.clip(base + 0.02 * np.sin(2 * np.pi * s / 0.7), lo, hi)
+    amp, period, phase = np.deg2rad(rng.uniform(30, 60)), float(rng.uniform(2.0, 4.0)), float(rng.uniform(0, 2 * np.pi))
+    gaze = heading + amp * np.sin(2 * np.pi * s / period + phase)
+    tg = np.array([b.center for b in obstacles]) if targets is None else np.asarray(targets, dtype=np.float64)
+    tg = tg.reshape(-1, 3)
+    p_lo, p_hi = np.deg2rad(pitch_deg[0]), np.deg2rad(pitch_deg[1])
     poses = []
-    for i in order:
-        eye = np.array([*pts_a[i], base + rng.uniform(-0.05, 0.05)])
-        tgt = targets[int(rng.integers(len(targets)))] if len(targets) else np.array([*free.centroid.coords[0], 0.5])
-        d = tgt[:2] - eye[:2]
-        if np.linalg.norm(d) < 1e-6:
-            d = np.array([1.0, 0.0])
-        yaw = np.arctan2(d[1], d[0]) + np.deg2rad(rng.uniform(-15, 15))
-        pitch = np.deg2rad(np.clip(np.rad2deg(np.arctan2(tgt[2] - eye[2], np.linalg.norm(d))), *pitch_deg))
-        fwd = np.array([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)])
-        poses.append(look_at(eye, eye + fwd))
+    for i in range(n_frames):
+        eye = np.array([xy[i, 0], xy[i, 1], z[i]])
+        yaw, pitch = float(gaze[i]), float(rng.uniform(p_lo + 0.3 * (p_hi - p_lo), p_lo + 0.8 * (p_hi - p_lo)))
+        if len(tg):
+            d = tg[:, :2] - eye[:2]
+            dist = np.linalg.norm(d, axis=1)
+            diff = (np.arctan2(d[:, 1], d[:, 0]) - yaw + np.pi) % (2 * np.pi) - np.pi
+            score = np.where(dist >= 0.6, np.abs(diff), np.inf)
+            j = int(np.argmin(score))
+            if score[j] <= np.deg2rad(45):
+                yaw = float(yaw + diff[j] + np.deg2rad(rng.uniform(-8, 8)))
+                pitch = float(np.arctan2(tg[j, 2] - eye[2], dist[j]))
+        poses.append(pose_from_yaw_pitch(eye, yaw, float(np.clip(pitch, p_lo, p_hi))))
     return poses
