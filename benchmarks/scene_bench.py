@@ -20,7 +20,7 @@ import trimesh
 
 from spatialevo.scene import Frame, ObjectInstance, OrientedBox, Scene, SceneMesh
 from spatialevo.scene.cache import load_cache, save_cache
-from spatialevo.scene.render import Renderer, render_frame
+from spatialevo.scene.render import Renderer, get_renderer, render_frame
 from spatialevo.synthetic import generate_room, room_config
 
 
@@ -72,6 +72,14 @@ def run(quick: bool = False) -> dict:
     per_frame = [_median_time(lambda f=f: render_frame(scene, f), 3) for f in scene.frames[:n]]
     res["render_ms_per_frame_median"] = 1000 * statistics.median(per_frame)
     res["render_fps_640x480"] = 1.0 / statistics.median(per_frame)
+    renderer = get_renderer(scene)
+    depth_only = [_median_time(lambda f=f: renderer.render(f, ("depth",)), 3) for f in scene.frames[:n]]
+    res["render_depth_only_ms_median"] = 1000 * statistics.median(depth_only)
+    cast_only = []
+    for f in scene.frames[:n]:  # the open3d ray cast alone, same rays as a render
+        dirs = renderer._camera_dirs(f.K, f.width, f.height)[0] @ f.T_wc[:3, :3].T.astype(np.float32)
+        cast_only.append(_median_time(lambda d=dirs, f=f: renderer.cast(f.camera_center, d), 3))
+    res["raycast_only_ms_median"] = 1000 * statistics.median(cast_only)
     t0 = time.perf_counter()
     Renderer(scene.mesh)
     res["renderer_build_ms"] = 1000 * (time.perf_counter() - t0)

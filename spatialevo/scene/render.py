@@ -28,9 +28,6 @@ from spatialevo.scene.model import NO_HIT, STRUCTURE_LABELS, Frame, Scene
 if TYPE_CHECKING:
     from spatialevo.scene.model import SceneMesh
 
-_INVALID = o3d.t.geometry.RaycastingScene.INVALID_ID
-
-
 def label_color(label: str) -> np.ndarray:
     """Deterministic (3,) uint8 colour for a label (stable across runs and machines)."""
     h = hashlib.sha1(label.encode()).digest()
@@ -111,13 +108,15 @@ class Renderer:
         dirs_w = np.matmul(dirs_c, frame.T_wc[:3, :3].T.astype(np.float32), out=rays[:, 3:])
         hit = {k: v.numpy() for k, v in self._rc.cast_rays(o3d.core.Tensor.from_numpy(rays)).items()}
         shape = (frame.height, frame.width)
-        missed = hit["geometry_ids"] == _INVALID
-        prim = np.where(missed, len(self.mesh.faces), hit["primitive_ids"])
+        # misses carry INVALID_ID (2**32 - 1): clamping maps them to the extra "no hit" entry F
+        prim = np.minimum(hit["primitive_ids"], np.uint32(len(self.mesh.faces)))
         out: dict[str, np.ndarray] = {}
         if "depth" in kinds:
-            out["depth"] = np.where(missed, np.float32(0.0), hit["t_hit"]).reshape(shape)
+            t_hit = hit["t_hit"]
+            t_hit[~np.isfinite(t_hit)] = 0.0
+            out["depth"] = t_hit.reshape(shape)
         if "instance" in kinds:
-            out["instance"] = self._face_ids[prim].reshape(shape)
+            out["instance"] = np.take(self._face_ids, prim).reshape(shape)
         if "rgb" in kinds:
             nrm = hit["primitive_normals"]
             cos = nrm[:, 0] * dirs_w[:, 0]
@@ -127,7 +126,7 @@ class Renderer:
             cos *= inv_norm
             np.minimum(cos, np.float32(1.0), out=cos)
             shade = np.float32(0.35) + np.float32(0.65) * cos
-            rgb = self._face_colors[prim]
+            rgb = np.take(self._face_colors, prim, axis=0)
             rgb *= shade[:, None]
             out["rgb"] = rgb.astype(np.uint8).reshape(shape + (3,))
         return out
