@@ -17,6 +17,8 @@ import trimesh
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
+from spatialevo.synthetic.trajectory import look_at
+
 # Corner sign pattern; corner index = 4*ix + 2*iy + iz (same order as OrientedBox.corners()).
 SIGNS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=np.float64)
 _QUADS = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
@@ -58,20 +60,6 @@ def yaw_matrix(deg: float) -> np.ndarray:
 def box_corners(center: Any, extents: Any, yaw: float) -> np.ndarray:
     """(8, 3) corners of a yawed box, world frame, metres."""
     return np.asarray(center, float) + (SIGNS * np.asarray(extents, float) / 2) @ yaw_matrix(yaw).T
-
-
-def look_pose(eye: Any, target: Any) -> np.ndarray:
-    """4x4 OpenCV camera-to-world pose at ``eye`` looking at ``target`` (z up in the world)."""
-    eye, target = np.asarray(eye, float), np.asarray(target, float)
-    z = target - eye
-    z /= np.linalg.norm(z)
-    x = np.cross(z, [0.0, 0.0, 1.0])
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    T = np.eye(4)
-    T[:3, :3] = np.stack([x, y, z], axis=1)
-    T[:3, 3] = eye
-    return T
 
 
 def rigid(yaw: float, t: Any) -> np.ndarray:
@@ -136,7 +124,7 @@ def _K(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
     return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
-EXPECTED_POSES = [look_pose([2.0, -1.0, 1.5], [2.0, 1.5, 0.5]), look_pose([0.5, 0.2, 1.2], [3.0, 2.0, 0.4])]
+EXPECTED_POSES = [look_at([2.0, -1.0, 1.5], [2.0, 1.5, 0.5]), look_at([0.5, 0.2, 1.2], [3.0, 2.0, 0.4])]
 
 
 def write_scannet(root: Path, scene_id: str = "scene0000_00") -> Fixture:
@@ -231,7 +219,7 @@ def write_arkitscenes(root: Path, video_id: str = "41069021") -> Fixture:
     K, size = _K(211.9, 212.1, 127.5, 95.5), (256, 192)
     traj_ts = [6845.80101, 6845.90102, 6846.00099]
     lines = []
-    for ts, T in zip(traj_ts, EXPECTED_POSES + [look_pose([1, 1, 1], [2, 2, 0])], strict=True):
+    for ts, T in zip(traj_ts, EXPECTED_POSES + [look_at([1, 1, 1], [2, 2, 0])], strict=True):
         T_cw = np.linalg.inv(T)
         r = Rotation.from_matrix(T_cw[:3, :3]).as_rotvec()
         lines.append(" ".join(repr(float(v)) for v in [ts, *r, *T_cw[:3, 3]]))

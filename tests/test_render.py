@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from spatialevo.scene import FLOOR_ID, Frame, ObjectInstance, OrientedBox, Scene, SceneMesh
 from spatialevo.scene.render import render_frame
 from spatialevo.scene.visibility import visibility_matrix, visible_fractions
+from spatialevo.synthetic.trajectory import pose_from_yaw_pitch
 
 ROOM = np.array([4.0, 3.0, 2.5])  # box room [0, 4] x [0, 3] x [0, 2.5] metres
 CUBE_MIN, CUBE_MAX = np.array([2.5, 0.5, 0.0]), np.array([3.1, 1.1, 0.6])
@@ -49,18 +50,6 @@ def box_room_scene(width: int = 64, height: int = 48, pose: np.ndarray | None = 
     return Scene("room", [obj], frames, mesh)
 
 
-def look_pose(eye: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
-    """Camera-to-world pose (OpenCV) at ``eye`` looking along yaw (about z) and pitch (down < 0)."""
-    fwd = np.array([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)])
-    right = np.cross(fwd, [0, 0, 1.0])
-    right /= np.linalg.norm(right)
-    down = np.cross(fwd, right)
-    T = np.eye(4)
-    T[:3, :3] = np.stack([right, down, fwd], axis=1)
-    T[:3, 3] = eye
-    return T
-
-
 def analytic(frame: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Closed-form z-depth, ids and an 'unambiguous' mask for every pixel."""
     u, v = np.meshgrid(np.arange(frame.width, dtype=float), np.arange(frame.height, dtype=float))
@@ -95,7 +84,7 @@ def analytic(frame: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 )
 def test_depth_and_ids_match_ray_plane_intersection(x, y, z, yaw, pitch):
     eye = np.array([x, y, z])
-    scene = box_room_scene(pose=look_pose(eye, yaw, pitch))
+    scene = box_room_scene(pose=pose_from_yaw_pitch(eye, yaw, pitch))
     out = render_frame(scene, "f0")
     depth, ids, clear = analytic(scene.frames[0])
     assert out["depth"].shape == (48, 64) and out["depth"].dtype == np.float32
@@ -105,7 +94,7 @@ def test_depth_and_ids_match_ray_plane_intersection(x, y, z, yaw, pitch):
 
 
 def test_rays_into_nothing_are_zero_depth_and_no_hit():
-    scene = box_room_scene(pose=look_pose(np.array([10.0, 10, 10]), 0.0, 0.0))  # outside, looking away
+    scene = box_room_scene(pose=pose_from_yaw_pitch(np.array([10.0, 10, 10]), 0.0, 0.0))  # outside, looking away
     out = render_frame(scene, "f0")
     assert (out["depth"] == 0).all() and (out["instance"] == -1).all() and (out["rgb"] == 0).all()
 
@@ -113,21 +102,21 @@ def test_rays_into_nothing_are_zero_depth_and_no_hit():
 def test_visible_fraction_depth_tested():
     # camera looking at the cube from -x: the front face (1/6 of the box-face samples) is visible,
     # plus the first sample row of the four adjacent faces, which lies within the 2 cm depth tolerance
-    scene = box_room_scene(pose=look_pose(np.array([0.5, 0.8, 0.3]), 0.0, 0.0))
+    scene = box_room_scene(pose=pose_from_yaw_pitch(np.array([0.5, 0.8, 0.3]), 0.0, 0.0))
     frac = visible_fractions(scene, "f0")
     assert frac.shape == (1,)
     assert frac[0] == pytest.approx((64 + 4 * 8) / 384)
     strict = visible_fractions(scene, "f0", tol_abs=1e-3, tol_rel=0.0)
     assert strict[0] == pytest.approx(1 / 6)
     # looking away → invisible; cached results are the same object
-    scene2 = box_room_scene(pose=look_pose(np.array([0.5, 0.8, 0.3]), np.pi, 0.0))
+    scene2 = box_room_scene(pose=pose_from_yaw_pitch(np.array([0.5, 0.8, 0.3]), np.pi, 0.0))
     assert visible_fractions(scene2, "f0")[0] == 0.0
     assert visibility_matrix(scene).shape == (1, 1)
     assert visible_fractions(scene, "f0") is visible_fractions(scene, "f0")
 
 
 def test_occluded_object_is_not_visible():
-    scene = box_room_scene(pose=look_pose(np.array([0.5, 0.8, 0.3]), 0.0, 0.0))
+    scene = box_room_scene(pose=pose_from_yaw_pitch(np.array([0.5, 0.8, 0.3]), 0.0, 0.0))
     hidden = ObjectInstance(8, "hidden", OrientedBox([3.5, 0.8, 0.3], [0.2, 0.2, 0.2]))  # behind the cube
     scene.objects.append(hidden)
     scene._visibility_cache.clear()
