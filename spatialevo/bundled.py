@@ -47,9 +47,19 @@ def load_recipes(folder: Path | None = None) -> list[Recipe]:
         raise SceneFileNotFoundError(path, field="recipes")
     try:
         rows = json.loads(path.read_text())["scenes"]
-        return [Recipe(**row) for row in rows]
+        recipes = [Recipe(**row) for row in rows]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise SceneFormatError(f"bad recipes ({exc})", path=path, field="scenes") from None
+    for i, r in enumerate(recipes):
+        if not (isinstance(r.name, str) and r.name.replace("_", "").replace("-", "").isalnum()):
+            raise SceneFormatError(f"name must be letters, digits, '_' or '-', got {r.name!r}", path=path, field=f"scenes[{i}].name")
+        for name in ("seed", "frames", "width", "height"):
+            value = getattr(r, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "seed" else 1):
+                raise SceneFormatError(f"must be a positive integer, got {value!r}", path=path, field=f"scenes[{i}].{name}")
+        if r.shape not in ("rect", "L", "random"):
+            raise SceneFormatError(f"must be 'rect', 'L' or 'random', got {r.shape!r}", path=path, field=f"scenes[{i}].shape")
+    return recipes
 
 
 def build_bundled(folder: Path | None = None, check: bool = False) -> list[str]:

@@ -19,6 +19,8 @@ from spatialevo.scene.topdown import save_topdown
 def run_demo(out: str | Path, every: int = 1) -> int:
     from spatialevo.cli.scene_cmd import render_scene_frames
 
+    if every < 1:
+        raise ValueError(f"every must be >= 1, got {every}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []

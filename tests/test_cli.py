@@ -62,3 +62,22 @@ def test_cli_errors_are_one_line_messages(tmp_path, capsys):
     (tmp_path / "junk" / "readme.txt").write_text("hello")
     assert main(["scene", "inspect", str(tmp_path / "junk")]) == 2
     assert "not a recognised scene layout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["scene", "generate", "--frames", "0", "--out", "OUT"], ["scene", "generate", "--seed", "-1", "--out", "OUT"], ["demo", "--every", "0", "--out", "OUT"]])
+def test_bad_options_give_an_error_not_a_traceback(tmp_path, capsys, argv):
+    argv = [str(tmp_path / "o") if a == "OUT" else a for a in argv]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("error:")
+
+
+def test_bad_recipes_name_the_field(tmp_path, monkeypatch):
+    from spatialevo.bundled import load_recipes
+    from spatialevo.errors import SceneFormatError
+
+    (tmp_path / "recipes.json").write_text(json.dumps({"scenes": [{"name": "../x", "seed": 1, "shape": "rect", "frames": 2}]}))
+    with pytest.raises(SceneFormatError, match=r"scenes\[0\].name"):
+        load_recipes(tmp_path)
+    (tmp_path / "recipes.json").write_text(json.dumps({"scenes": [{"name": "x", "seed": "a", "shape": "rect", "frames": 2}]}))
+    with pytest.raises(SceneFormatError, match=r"scenes\[0\].seed"):
+        load_recipes(tmp_path)

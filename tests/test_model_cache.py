@@ -103,3 +103,72 @@ def test_projection_matches_intrinsics():
     f = Frame("a", K, np.eye(4), 640, 480)
     uv, z = f.project(np.array([[0.0, 0, 2], [1, -1, 2]]))
     assert np.allclose(uv, [[320, 240], [570, 40]]) and np.allclose(z, 2)
+
+
+def _write_cache_with(tmp_path, name, mutate):
+    """Save the small scene, then rewrite one cache entry with ``mutate(arrays)``."""
+    import io
+    import json
+    import zipfile
+
+    from spatialevo.scene.cache import scene_to_arrays
+
+    arrays = scene_to_arrays(small_scene())
+    meta = json.loads(arrays["meta.json"].tobytes())
+    mutate(arrays, meta)
+    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as zf:
+        for k, v in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(v))
+            zf.writestr(k + ".npy", buf.getvalue())
+    return path
+
+
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda a, m: m.pop("labels"), "meta.json"),
+        (lambda a, m: m["has_points"].pop(), "obj_ids"),
+        (lambda a, m: m["frames"][0].pop("id"), "meta.json"),
+        (lambda a, m: a.__setitem__("obj_point_offsets", a["obj_point_offsets"][::-1].copy()), "obj_point_offsets"),
+        (lambda a, m: a.__setitem__("frame_size", np.array([640])), "meta.json"),
+        (lambda a, m: a.__setitem__("box_rotation", np.ones((2, 3, 3))), "box.rotation"),
+    ],
+)
+def test_corrupt_cache_content_names_file_and_field(tmp_path, mutate, field):
+    path = _write_cache_with(tmp_path, "corrupt.npz", mutate)
+    with pytest.raises(SceneFormatError) as exc:
+        load_cache(path)
+    assert "corrupt.npz" in str(exc.value) and field in str(exc.value)
+
+
+def test_corrupt_zip_directory_is_not_a_cache(tmp_path):
+    from spatialevo.scene.cache import is_cache_file
+
+    data = bytearray(save_cache(small_scene(), tmp_path / "s.npz").read_bytes())
+    i = data.rfind(b"PK\x01\x02")
+    data[i : i + 4] = b"XXXX"
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(bytes(data))
+    assert is_cache_file(bad) is False
+
+
+def test_integer_fields_reject_fractions_and_overflow():
+    from spatialevo.scene.validate import as_array
+
+    with pytest.raises(SceneFormatError, match="segments"):
+        as_array([0.7, 1], (None,), "segments", dtype=np.int64)
+    with pytest.raises(SceneFormatError, match="segments"):
+        as_array([2**70], (None,), "segments", dtype=np.int64)
+    with pytest.raises(SceneFormatError, match="centroid"):
+        as_array([10**400, 0, 0], (3,), "centroid")
+    assert as_array([1.0, 2], (None,), "ok", dtype=np.int64).tolist() == [1, 2]
+
+
+def test_boxlist_rejects_infinite_room_size(tmp_path):
+    p = tmp_path / "room.json"
+    p.write_text('{"room_size": Infinity, "chair": [{"centroid": [1, 2, 0.5], "axesLengths": [0.5, 0.5, 1], "normalizedAxes": [1, 0, 0, 0, 1, 0, 0, 0, 1]}]}')
+    with pytest.raises(SceneFormatError, match="room_size"):
+        load_scene(p)

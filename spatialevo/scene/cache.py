@@ -110,8 +110,11 @@ def is_cache_file(path: str | Path) -> bool:
     path = Path(path)
     if not path.is_file() or not zipfile.is_zipfile(path):
         return False
-    with zipfile.ZipFile(path) as zf:
-        return "meta.json.npy" in zf.namelist()
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "meta.json.npy" in zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def load_cache(path: str | Path) -> Scene:
@@ -136,6 +139,8 @@ def load_cache(path: str | Path) -> Scene:
         meta = json.loads(a["meta.json"].tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SceneFormatError(f"corrupt JSON ({exc})", path=path, field="meta.json") from None
+    if not isinstance(meta, dict):
+        raise SceneFormatError("expected a JSON object", path=path, field="meta.json")
     if meta.get("format") != FORMAT_NAME or meta.get("version") != FORMAT_VERSION:
         raise SceneFormatError(
             f"unsupported cache format {meta.get('format')!r} version {meta.get('version')!r} "
@@ -143,6 +148,19 @@ def load_cache(path: str | Path) -> Scene:
             path=path,
             field="meta.json",
         )
+
+    try:
+        return _scene_from_entries(path, meta, a)
+    except SceneFormatError as exc:
+        if exc.path is None:  # raised by the scene model: add the file
+            raise SceneFormatError(exc.problem, path=path, field=exc.field) from None
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise SceneFormatError(f"inconsistent cache content ({type(exc).__name__}: {exc})", path=path, field="meta.json") from None
+
+
+def _scene_from_entries(path: Path, meta: dict[str, Any], a: dict[str, np.ndarray]) -> Scene:
+    """Build the scene from the decoded entries of a cache file (errors are wrapped by the caller)."""
 
     def need(name: str) -> np.ndarray:
         if name not in a:
@@ -153,8 +171,10 @@ def load_cache(path: str | Path) -> Scene:
     pts_all = need("obj_points")
     ids, centers, extents, rots = need("obj_ids"), need("box_center"), need("box_extents"), need("box_rotation")
     labels, has_pts = meta["labels"], meta["has_points"]
-    if not (len(ids) == len(centers) == len(extents) == len(rots) == len(labels) == len(offsets) - 1):
+    if not (len(ids) == len(centers) == len(extents) == len(rots) == len(labels) == len(has_pts) == len(offsets) - 1):
         raise SceneFormatError("object arrays have inconsistent lengths", path=path, field="obj_ids")
+    if offsets.ndim != 1 or offsets[0] != 0 or (np.diff(offsets) < 0).any() or offsets[-1] != len(pts_all):
+        raise SceneFormatError("offsets must rise from 0 to the number of points", path=path, field="obj_point_offsets")
     objects = [
         ObjectInstance(
             int(ids[i]),

@@ -25,8 +25,16 @@ def as_array(
             has the wrong shape, or (with ``finite``) holds NaN / inf.
     """
     try:
-        arr = np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError) as exc:
+        if np.issubdtype(dtype, np.integer):
+            raw = np.asarray(value, dtype=np.float64)
+            if raw.size and (not np.isfinite(raw).all() or (raw != np.round(raw)).any() or np.abs(raw).max() > 2**62):
+                raise SceneFormatError("expected whole numbers", path=path, field=field)
+            arr = raw.astype(dtype)
+        else:
+            arr = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
+        if isinstance(exc, SceneFormatError):
+            raise
         raise SceneFormatError(f"expected numbers, got {type(value).__name__} ({exc})", path=path, field=field) from None
     if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
         want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"

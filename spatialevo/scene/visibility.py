@@ -94,8 +94,8 @@ def visible_fractions(
             depth = scene.frame_images(f, ("depth",))["depth"]
             h, w = depth.shape
             sx, sy = w / f.width, h / f.height
-            px = np.clip(np.round(uv[idx, 0] * sx).astype(np.int64), 0, w - 1)
-            py = np.clip(np.round(uv[idx, 1] * sy).astype(np.int64), 0, h - 1)
+            px = np.clip(np.floor((uv[idx, 0] + 0.5) * sx).astype(np.int64), 0, w - 1)
+            py = np.clip(np.floor((uv[idx, 1] + 0.5) * sy).astype(np.int64), 0, h - 1)
             dz = depth[py, px]
             zi = z[idx]
             visible[idx] = (dz > 0) & (dz >= zi - (tol_abs + tol_rel * zi))

@@ -16,6 +16,7 @@ value is not a list of dicts (``room_size``, ``scene_id``, ``room_center``, ``vi
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ def load(path: Path) -> Scene:
     meta: dict[str, Any] = {"layout": "boxlist", "skipped_keys": skipped_keys}
     if "room_size" in data:
         rs = data["room_size"]
-        if isinstance(rs, bool) or not isinstance(rs, (int, float)) or not rs > 0:
+        if isinstance(rs, bool) or not isinstance(rs, (int, float)) or not math.isfinite(rs) or not rs > 0:
             raise SceneFormatError(f"room size must be a positive number of m², got {rs!r}", path=path, field="room_size")
         meta["room_size"] = float(rs)
     sid = data.get("scene_id", data.get("scene_name"))

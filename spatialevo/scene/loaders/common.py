@@ -224,7 +224,7 @@ def parse_seg_groups(
     for i, g in enumerate(seg_groups):
         where = f"{field}[{i}]"
         oid = get_field(g, ("objectId", "id"), path=path, field=f"{where}.objectId")
-        if isinstance(oid, bool) or not isinstance(oid, (int, float)) or int(oid) != oid or oid < 0:
+        if isinstance(oid, bool) or not isinstance(oid, (int, float)) or not np.isfinite(oid) or int(oid) != oid or oid < 0:
             raise SceneFormatError(f"object id must be a non-negative integer, got {oid!r}", path=path, field=f"{where}.objectId")
         label = get_field(g, "label", path=path, field=f"{where}.label", kind=str)
         segs = get_field(g, "segments", path=path, field=f"{where}.segments", kind=list)
