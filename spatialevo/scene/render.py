@@ -94,8 +94,11 @@ class Renderer:
         rays = np.empty(directions.shape[:-1] + (6,), dtype=np.float32)
         rays[..., :3] = origins
         rays[..., 3:] = directions
-        out = self._rc.cast_rays(o3d.core.Tensor.from_numpy(rays))
-        return {k: v.numpy() for k, v in out.items()}
+        return self._cast_rays(rays)
+
+    def _cast_rays(self, rays: np.ndarray) -> dict[str, np.ndarray]:
+        """Cast a (..., 6) float32 array of (origin, direction) rays; open3d's results as numpy."""
+        return {k: v.numpy() for k, v in self._rc.cast_rays(o3d.core.Tensor.from_numpy(rays)).items()}
 
     def render(self, frame: Frame, kinds: tuple[str, ...] = ("rgb", "depth", "instance")) -> dict[str, np.ndarray]:
         """Render ``frame``; returns the requested images (see the module docstring)."""
@@ -106,7 +109,7 @@ class Renderer:
         rays = self._ray_buf
         rays[:, :3] = frame.T_wc[:3, 3]
         dirs_w = np.matmul(dirs_c, frame.T_wc[:3, :3].T.astype(np.float32), out=rays[:, 3:])
-        hit = {k: v.numpy() for k, v in self._rc.cast_rays(o3d.core.Tensor.from_numpy(rays)).items()}
+        hit = self._cast_rays(rays)
         shape = (frame.height, frame.width)
         # misses carry INVALID_ID (2**32 - 1): clamping maps them to the extra "no hit" entry F
         prim = np.minimum(hit["primitive_ids"], np.uint32(len(self.mesh.faces)))

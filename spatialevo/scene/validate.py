@@ -24,18 +24,15 @@ def as_array(
         SceneFormatError: naming ``field`` (and ``path``) when the value is not numeric,
             has the wrong shape, or (with ``finite``) holds NaN / inf.
     """
-    try:
-        if np.issubdtype(dtype, np.integer):
-            raw = np.asarray(value, dtype=np.float64)
-            if raw.size and (not np.isfinite(raw).all() or (raw != np.round(raw)).any() or np.abs(raw).max() > 2**62):
-                raise SceneFormatError("expected whole numbers", path=path, field=field)
-            arr = raw.astype(dtype)
-        else:
-            arr = np.asarray(value, dtype=dtype)
+    integer = np.issubdtype(dtype, np.integer)
+    try:  # integers are read as floats first so fractions and overflow are caught, not truncated
+        arr = np.asarray(value, dtype=np.float64 if integer else dtype)
     except (TypeError, ValueError, OverflowError) as exc:
-        if isinstance(exc, SceneFormatError):
-            raise
         raise SceneFormatError(f"expected numbers, got {type(value).__name__} ({exc})", path=path, field=field) from None
+    if integer:
+        if arr.size and (not np.isfinite(arr).all() or (arr != np.round(arr)).any() or np.abs(arr).max() > 2**62):
+            raise SceneFormatError("expected whole numbers", path=path, field=field)
+        arr = arr.astype(dtype)
     if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
         want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
         raise SceneFormatError(f"expected shape {want}, got {arr.shape}", path=path, field=field)
