@@ -1,10 +1,12 @@
 """spatialevo: unannotated 3D scans → a self-play training ground for spatial reasoning.
 
-Public API (stable): :func:`load_scene`, :class:`Scene` and the scene model types.
+Public API (stable): :func:`load_scene`, :class:`Scene` and the scene model types, :class:`DGE`,
+:class:`Question` and :class:`Verdict`.
 """
 
 from __future__ import annotations
 
+from spatialevo.dge import DGE, Question, Verdict
 from spatialevo.errors import SceneFileNotFoundError, SceneFormatError, SpatialEvoError, UnknownLayoutError
 from spatialevo.scene import Frame, ObjectInstance, OrientedBox, Scene, SceneMesh
 from spatialevo.scene.loaders import detect_layout, load_scene
@@ -12,6 +14,9 @@ from spatialevo.scene.loaders import detect_layout, load_scene
 __version__ = "0.1.0"
 
 __all__ = [
+    "DGE",
+    "Question",
+    "Verdict",
     "Frame",
     "ObjectInstance",
     "OrientedBox",

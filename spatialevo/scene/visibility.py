@@ -61,7 +61,7 @@ def _scene_samples(scene: Scene, max_samples: int) -> tuple[np.ndarray, np.ndarr
     return cached
 
 
-def visible_fractions(
+def visible_samples(
     scene: Scene,
     frame: Frame | str,
     *,
@@ -69,10 +69,15 @@ def visible_fractions(
     tol_abs: float = 0.02,
     tol_rel: float = 0.01,
     near: float = 0.05,
-) -> np.ndarray:
-    """(num_objects,) visible fraction in [0, 1] of every object (in ``scene.objects`` order) in a frame."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Depth-tested surface samples of all objects in one frame (cached on the scene).
+
+    Returns ``(points, owner, visible, z)``: (S, 3) samples (world, metres), (S,) index of the
+    owning object in ``scene.objects``, (S,) bool visibility in the frame and (S,) camera-frame
+    depth z (metres) of every sample. Arrays are read-only.
+    """
     f = scene.frame(frame) if isinstance(frame, str) else frame
-    key = ("vis", f.id, max_samples, tol_abs, tol_rel, near)
+    key = ("samples-vis", f.id, max_samples, tol_abs, tol_rel, near)
     cached = scene._visibility_cache.get(key)
     if cached is not None:
         return cached
@@ -101,6 +106,29 @@ def visible_fractions(
             visible[idx] = (dz > 0) & (dz >= zi - (tol_abs + tol_rel * zi))
         else:
             visible[idx] = True  # no occluder information: frustum test only
+    for arr in (visible, z):
+        arr.setflags(write=False)
+    out = (pts, owner, visible, z)
+    scene._visibility_cache[key] = out
+    return out
+
+
+def visible_fractions(
+    scene: Scene,
+    frame: Frame | str,
+    *,
+    max_samples: int = 512,
+    tol_abs: float = 0.02,
+    tol_rel: float = 0.01,
+    near: float = 0.05,
+) -> np.ndarray:
+    """(num_objects,) visible fraction in [0, 1] of every object (in ``scene.objects`` order) in a frame."""
+    f = scene.frame(frame) if isinstance(frame, str) else frame
+    key = ("vis", f.id, max_samples, tol_abs, tol_rel, near)
+    cached = scene._visibility_cache.get(key)
+    if cached is not None:
+        return cached
+    _, owner, visible, _ = visible_samples(scene, f, max_samples=max_samples, tol_abs=tol_abs, tol_rel=tol_rel, near=near)
     n = np.bincount(owner, minlength=len(scene.objects))
     vis = np.bincount(owner, weights=visible, minlength=len(scene.objects))
     frac = np.divide(vis, n, out=np.zeros(len(n)), where=n > 0)

@@ -156,7 +156,8 @@ def camera_trajectory(
 
     The walker's heading follows the loop; the gaze sways ±30–60° around it and locks onto the
     target nearest in angle (within 45°, at least 0.6 m away), pitched towards it within
-    ``pitch_deg``. The eye height is one person's height plus a ±2 cm walking bob.
+    ``pitch_deg``. The eye height is one person's height, raised and lowered by up to ±0.2 m as a handheld
+    scanner sweeps (within ``eye_height``), plus a ±2 cm walking bob.
 
     Raises:
         ValueError: for ``n_frames < 1`` or when the room has no walkable area at all.
@@ -191,8 +192,12 @@ def camera_trajectory(
         heading = np.full(n_frames, float(rng.uniform(-np.pi, np.pi))) + np.arange(n_frames) * 2 * np.pi / n_frames
     lo, hi = float(eye_height[0]), float(eye_height[1])
     base = float(rng.uniform(lo + 0.03, hi - 0.03)) if hi - lo > 0.06 else (lo + hi) / 2
-    z = np.clip(base + 0.02 * np.sin(2 * np.pi * s / 0.7), lo, hi)
     amp, period, phase = np.deg2rad(rng.uniform(30, 60)), float(rng.uniform(2.0, 4.0)), float(rng.uniform(0, 2 * np.pi))
+    # handheld sweep: the scanner rises and dips by up to ±0.2 m along the walk, plus a ±2 cm bob
+    lift = min(float(rng.uniform(0.1, 0.2)), max(0.0, (hi - lo) / 2 - 0.03))
+    lift_period, lift_phase = float(rng.uniform(3.0, 6.0)), float(rng.uniform(0, 2 * np.pi))
+    base = float(np.clip(base, lo + lift + 0.02, hi - lift - 0.02)) if hi - lo > 2 * lift + 0.04 else (lo + hi) / 2
+    z = np.clip(base + lift * np.sin(2 * np.pi * s / lift_period + lift_phase) + 0.02 * np.sin(2 * np.pi * s / 0.7), lo, hi)
     gaze = heading + amp * np.sin(2 * np.pi * s / period + phase)
     tg = np.array([b.center for b in obstacles]) if targets is None else np.asarray(targets, dtype=np.float64)
     tg = tg.reshape(-1, 3)

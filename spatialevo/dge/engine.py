@@ -1,0 +1,104 @@
+"""The DGE entry point: ``DGE(scene).evaluate(question)``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spatialevo.dge.index import SceneIndex
+from spatialevo.dge.question import Question, QuestionFormatError
+from spatialevo.dge.spec import build_config, load_spec, tasks_dir
+from spatialevo.dge.tasks import TASKS, Task
+from spatialevo.dge.verdict import Reason, Verdict
+from spatialevo.scene.model import Scene
+
+
+def make_tasks(overrides: Mapping[str, Mapping[str, Any]] | None = None, folder: Path | None = None) -> dict[str, Task]:
+    """One configured instance of every task: thresholds from ``<folder>/<task>.yaml``, then ``overrides``.
+
+    Raises:
+        SceneFormatError: a spec file is malformed or ``overrides`` names an unknown task / threshold.
+    """
+    from spatialevo.errors import SceneFormatError
+
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(TASKS))
+    if unknown:
+        raise SceneFormatError(f"unknown task(s) {unknown} in threshold overrides (tasks: {list(TASKS)})", field="config")
+    folder = folder or tasks_dir()
+    out = {}
+    for name, cls in TASKS.items():
+        spec = load_spec(name, folder)
+        values = {**(spec.get("thresholds") or {}), **dict(overrides.get(name, {}))}
+        out[name] = cls(build_config(cls.config_cls, values, source=folder / f"{name}.yaml"))
+    return out
+
+
+def make_rng(seed: int, idx: int = 0) -> np.random.Generator:
+    """The seeded generator of sample ``idx`` of a run with ``seed`` (reasoning-gym style)."""
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(idx) & 0xFFFFFFFF])
+
+
+class DGE:
+    """Deterministic Geometric Environment of one scene.
+
+    Args:
+        scene: the scene (any layout; box-list scenes support the scene tasks, and image tasks
+            return ``no_frames``).
+        config: per-task threshold overrides, e.g. ``{"absolute_distance": {"min_distance_m": 0.05}}``
+            (defaults: ``tasks/<task>.yaml``).
+        tasks_folder: folder of the task specs (default :func:`~spatialevo.dge.spec.tasks_dir`).
+
+    Per-scene work (pairwise box distances, per-frame visibility) is computed once on first use
+    and shared by every question; :meth:`evaluate_many` warms what a batch needs up front.
+    """
+
+    def __init__(self, scene: Scene, *, config: Mapping[str, Mapping[str, Any]] | None = None, tasks_folder: Path | None = None):
+        if not isinstance(scene, Scene):
+            raise TypeError(f"DGE needs a spatialevo Scene, got {type(scene).__name__}")
+        self.scene = scene
+        self.index = SceneIndex(scene)
+        self.tasks = make_tasks(config, tasks_folder)
+
+    def task(self, name: str) -> Task:
+        """The configured task ``name`` (KeyError listing the known tasks)."""
+        try:
+            return self.tasks[name]
+        except KeyError:
+            raise KeyError(f"unknown task {name!r}; tasks: {list(self.tasks)}") from None
+
+    def evaluate(self, question: Question | Mapping[str, Any] | str) -> Verdict:
+        """Judge one question (a :class:`Question`, a mapping, or JSON text); never raises on bad questions.
+
+        Returns a valid :class:`Verdict` with the exact answer, or an invalid one with a reason code
+        (``malformed`` for data that is not a well-formed question).
+        """
+        if not isinstance(question, Question):
+            try:
+                question = Question.from_json(question) if isinstance(question, (str, bytes)) else Question.from_dict(question)
+            except QuestionFormatError as exc:
+                return Verdict.invalid(Reason.MALFORMED, str(exc))
+        task = self.tasks.get(question.task)
+        if task is None:
+            return Verdict.invalid(Reason.MALFORMED, f"unknown task {question.task!r}; tasks: {', '.join(self.tasks)}", task=question.task)
+        return task.evaluate(self.index, question)
+
+    def evaluate_many(self, questions: Iterable[Question | Mapping[str, Any] | str]) -> list[Verdict]:
+        """Judge a batch of questions about this scene, sharing the per-scene precomputation."""
+        qs = list(questions)
+        frames = sorted({f for q in qs if isinstance(q, Question) for f in q.frames if f in self.index.frames})
+        self.index.warm(frames)
+        return [self.evaluate(q) for q in qs]
+
+    def sample(self, task: str, rng: np.random.Generator | int, *, max_tries: int = 20_000) -> Question:
+        """A valid question of ``task`` drawn uniformly (``rng`` a Generator or an int seed).
+
+        Raises:
+            KeyError: unknown task.
+            NoValidQuestionError: the scene has no valid question of this task.
+        """
+        gen = rng if isinstance(rng, np.random.Generator) else make_rng(int(rng))
+        return self.task(task).sample(self.index, gen, max_tries=max_tries)

@@ -1,0 +1,95 @@
+"""Per-scene precomputation shared by every question about one scene.
+
+:class:`SceneIndex` holds the objects' boxes as arrays, the label → instances map, the exact
+pairwise solid-box distances (computed once, on first use, in one vectorised call) and per-frame
+visibility (depth-tested surface samples, cached on the scene). Building one is cheap; the DGE
+keeps one per scene.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spatialevo.dge.geometry import pairwise_box_distances
+from spatialevo.scene.model import Frame, Scene, normalize_label
+from spatialevo.scene.visibility import visible_fractions, visible_samples
+
+
+class SceneIndex:
+    """Arrays and caches of one scene (world frame, metres).
+
+    Attributes:
+        scene: the scene.
+        centers, extents: (N, 3) box centres and full edge lengths of ``scene.objects``, metres.
+        rotations: (N, 3, 3) box axes as columns.
+        longest: (N,) longest box edge, metres.
+        by_label: normalised label → indices into ``scene.objects``.
+        frames: frame id → :class:`Frame`.
+    """
+
+    def __init__(self, scene: Scene):
+        self.scene = scene
+        objs = scene.objects
+        self.centers = np.array([o.box.center for o in objs], dtype=np.float64).reshape(-1, 3)
+        self.extents = np.array([o.box.extents for o in objs], dtype=np.float64).reshape(-1, 3)
+        self.rotations = np.array([o.box.rotation for o in objs], dtype=np.float64).reshape(-1, 3, 3)
+        self.longest = self.extents.max(axis=1) if len(objs) else np.zeros(0)
+        self.labels = [o.label for o in objs]
+        self.by_label: dict[str, list[int]] = {}
+        for i, lab in enumerate(self.labels):
+            self.by_label.setdefault(lab, []).append(i)
+        self.frames: dict[str, Frame] = {f.id: f for f in scene.frames}
+        self._dist: np.ndarray | None = None
+        self._norm_cache: dict[str, str | None] = {}
+
+    # -- labels ---------------------------------------------------------------------------------
+    def norm(self, label: str) -> str | None:
+        """Normalised label (``None`` when it cannot be a label, e.g. only punctuation)."""
+        out = self._norm_cache.get(label, "")
+        if out == "":
+            try:
+                out = normalize_label(label)
+            except ValueError:
+                out = None
+            if len(self._norm_cache) < 100_000:
+                self._norm_cache[label] = out
+        return out
+
+    def instances(self, label: str) -> list[int]:
+        """Indices of the instances of ``label`` (normalised; empty list if absent)."""
+        lab = self.norm(label)
+        return self.by_label.get(lab, []) if lab is not None else []
+
+    # -- geometry -------------------------------------------------------------------------------
+    @property
+    def distances(self) -> np.ndarray:
+        """(N, N) exact minimal distances between the objects' solid boxes, metres (cached)."""
+        if self._dist is None:
+            self._dist = pairwise_box_distances(self.centers, self.extents, self.rotations)
+            self._dist.setflags(write=False)
+        return self._dist
+
+    def visible(self, frame_id: str) -> np.ndarray:
+        """(N,) visible fraction of every object in a frame (cached on the scene)."""
+        return visible_fractions(self.scene, self.frames[frame_id])
+
+    def visible_depths(self, frame_id: str, obj: int) -> np.ndarray:
+        """Camera-frame depths z (metres) of the visible surface samples of object ``obj`` in a frame."""
+        key = ("depths", frame_id)
+        per_frame = self.scene._visibility_cache.get(key)
+        if per_frame is None:
+            _, owner, vis, z = visible_samples(self.scene, self.frames[frame_id])
+            order = np.argsort(owner[vis], kind="stable")
+            zs, own = z[vis][order], owner[vis][order]
+            bounds = np.searchsorted(own, np.arange(len(self.labels) + 1))
+            per_frame = (zs, bounds)
+            self.scene._visibility_cache[key] = per_frame
+        zs, bounds = per_frame
+        return zs[bounds[obj] : bounds[obj + 1]]
+
+    def warm(self, frame_ids: list[str] | None = None) -> None:
+        """Compute pairwise distances and the visibility of the given frames (default: all) now."""
+        _ = self.distances
+        for fid in self.frames if frame_ids is None else frame_ids:
+            if fid in self.frames:
+                self.visible(fid)

@@ -1,0 +1,73 @@
+"""Declarative task specs: ``tasks/<task>.yaml`` (thresholds, answer format, language templates).
+
+The folder is ``$SPATIALEVO_TASKS`` when set, else the repository's ``tasks/``. Each file has:
+
+``task`` (the name), ``scope`` (``scene`` / ``single_image`` / ``image_pair``), ``answer``
+(``kind``, ``unit``, ``decimals``), ``thresholds`` (the fields of the task's config dataclass;
+metres, degrees, fractions) and ``templates`` (see :mod:`spatialevo.dge.language`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spatialevo.errors import SceneFileNotFoundError, SceneFormatError
+
+
+def tasks_dir() -> Path:
+    """Folder of the task specs (``$SPATIALEVO_TASKS`` or the repository's ``tasks/``)."""
+    env = os.environ.get("SPATIALEVO_TASKS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "tasks"
+
+
+@cache
+def _load(path: str, mtime: float) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SceneFormatError(f"not valid YAML: {exc}", path=p) from None
+    if not isinstance(data, dict):
+        raise SceneFormatError("a task spec must be a YAML mapping", path=p)
+    return data
+
+
+def load_spec(task: str, folder: Path | None = None) -> dict[str, Any]:
+    """The parsed ``<folder>/<task>.yaml`` (cached while the file is unchanged).
+
+    Raises:
+        SceneFileNotFoundError: the file is missing.
+        SceneFormatError: it is not a YAML mapping or names another task.
+    """
+    path = (folder or tasks_dir()) / f"{task}.yaml"
+    if not path.is_file():
+        raise SceneFileNotFoundError(path, field="task spec")
+    data = _load(str(path), path.stat().st_mtime)
+    if data.get("task") != task:
+        raise SceneFormatError(f"names task {data.get('task')!r}, expected {task!r}", path=path, field="task")
+    return data
+
+
+def build_config(cls: type, values: dict[str, Any] | None, *, source: str | Path = "config") -> Any:
+    """Instance of the config dataclass ``cls`` from a mapping, checking names and types.
+
+    Raises:
+        SceneFormatError: an unknown key or a value of the wrong type (naming ``source`` and the key).
+    """
+    values = dict(values or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    path = Path(source) if isinstance(source, Path) else None
+    for key, value in values.items():
+        if key not in fields:
+            raise SceneFormatError(f"unknown threshold {key!r} (known: {sorted(fields)})", path=path, field=f"thresholds.{key}")
+        default = getattr(cls, key, None) if not isinstance(fields[key].default, type(dataclasses.MISSING)) else None
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise SceneFormatError(f"must be a number, got {value!r}", path=path, field=f"thresholds.{key}")
+    return cls(**values)

@@ -1,0 +1,52 @@
+"""Task 3 — absolute_distance (scene): minimal distance between two objects' solid boxes, metres."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spatialevo.dge.index import SceneIndex
+from spatialevo.dge.question import Question
+from spatialevo.dge.tasks.base import Resolved, Task, fmt1, pick, round1
+from spatialevo.dge.verdict import Reason, Verdict
+
+
+@dataclass(frozen=True)
+class AbsoluteDistanceConfig:
+    """Attributes:
+    min_distance_m: the rounded answer must be at least this (touching objects give 0 m, which
+        relative accuracy cannot score): below it the question is ``too_close``.
+    """
+
+    min_distance_m: float = 0.1
+
+
+class AbsoluteDistance(Task):
+    """Answer: closest-point distance between the solid boxes of A and B, metres, one decimal.
+
+    Closest points, not centres ("Measuring from the closest point of each object"); 0 when the
+    boxes intersect. Symmetric in A and B.
+    """
+
+    name = "absolute_distance"
+    scope = "scene"
+    answer_kind = "number"
+    unit = "m"
+    n_objects = (2, 2)
+    config_cls = AbsoluteDistanceConfig
+
+    def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
+        i, j = r.objects[0][0], r.objects[1][0]
+        d = float(index.distances[i, j])
+        ans = round1(d)
+        ev = {"distance_m": d, "center_distance_m": float(np.linalg.norm(index.centers[i] - index.centers[j]))}
+        if ans < self.config.min_distance_m - 1e-9:
+            return self.bad(Reason.TOO_CLOSE, f"the {r.labels[0]} and the {r.labels[1]} are {d:.3f} m apart (touching)", ev)
+        return self.ok(ans, fmt1(ans), ev)
+
+    def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
+        labels = sorted(index.by_label)
+        if len(labels) < 2:
+            return Question(self.name, tuple(labels * 2))
+        return Question(self.name, tuple(pick(rng, labels, 2)))

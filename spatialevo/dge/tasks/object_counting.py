@@ -1,0 +1,56 @@
+"""Task 1 — object_counting (scene): how many instances of a category the scene holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spatialevo.dge.index import SceneIndex
+from spatialevo.dge.question import Question
+from spatialevo.dge.tasks.base import Resolved, Task, pick
+from spatialevo.dge.verdict import Reason, Verdict
+
+
+@dataclass(frozen=True)
+class ObjectCountingConfig:
+    """Attributes:
+    min_count: smallest count asked (public benchmarks ask only for categories with >= 2).
+    """
+
+    min_count: int = 1
+
+
+class ObjectCounting(Task):
+    """Answer: integer count of instances of ``objects[0]``; ``label_absent`` if there is none."""
+
+    name = "object_counting"
+    scope = "scene"
+    answer_kind = "integer"
+    n_objects = (1, 1)
+    label_rule = "count"
+    config_cls = ObjectCountingConfig
+
+    def resolve(self, index: SceneIndex, q: Question) -> Resolved | Verdict:
+        if len(q.objects) != 1 or q.frames or q.params:
+            return super().resolve(index, q)  # reports the malformed part
+        lab = index.norm(q.objects[0])
+        if lab is None:
+            return self.bad(Reason.MALFORMED, f"{q.objects[0]!r} is not an object label")
+        inst = index.by_label.get(lab, [])
+        if not inst:
+            return self.bad(Reason.LABEL_ABSENT, f"there is no {lab} in scene {index.scene.scene_id}", {"label": lab})
+        return Resolved([list(inst)], [], {}, [lab])
+
+    def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
+        n = len(r.objects[0])
+        if n < self.config.min_count:
+            return self.bad(
+                Reason.LABEL_ABSENT,
+                f"only {n} {r.labels[0]} in the scene; counting asks for categories with at least {self.config.min_count}",
+                {"count": n},
+            )
+        return self.ok(n, str(n), {"count": n})
+
+    def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
+        return Question(self.name, tuple(pick(rng, sorted(index.by_label))))

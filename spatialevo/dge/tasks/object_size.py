@@ -1,0 +1,44 @@
+"""Task 2 — object_size (scene): longest edge of the object's minimal oriented box, centimetres."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spatialevo.dge.index import SceneIndex
+from spatialevo.dge.question import Question
+from spatialevo.dge.tasks.base import Resolved, Task, pick, round_int
+from spatialevo.dge.verdict import Reason, Verdict
+
+
+@dataclass(frozen=True)
+class ObjectSizeConfig:
+    """Attributes:
+    min_size_cm: smallest answer asked (a degenerate box below it is ``too_close`` to zero).
+    """
+
+    min_size_cm: int = 1
+
+
+class ObjectSize(Task):
+    """Answer: ``round(100 · longest box edge)`` as an integer number of cm (VSI-Bench convention)."""
+
+    name = "object_size"
+    scope = "scene"
+    answer_kind = "number"
+    unit = "cm"
+    n_objects = (1, 1)
+    config_cls = ObjectSizeConfig
+
+    def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
+        i = r.objects[0][0]
+        edge = float(index.longest[i])
+        cm = round_int(edge * 100.0)
+        ev = {"longest_edge_m": edge, "extents_m": index.extents[i].tolist()}
+        if cm < self.config.min_size_cm:
+            return self.bad(Reason.TOO_CLOSE, f"the {r.labels[0]} is degenerate ({edge:.4f} m)", ev)
+        return self.ok(cm, str(cm), ev)
+
+    def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
+        return Question(self.name, tuple(pick(rng, sorted(index.by_label))))

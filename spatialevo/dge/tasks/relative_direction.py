@@ -1,0 +1,94 @@
+"""Task 5 — relative_direction_hard (scene): standing at A facing B, where is C?
+
+Levels (``params.level``): ``easy`` left / right; ``medium`` left / right / back; ``hard`` (default)
+front-left / front-right / back-left / back-right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spatialevo.dge.geometry import signed_floor_angle
+from spatialevo.dge.index import SceneIndex
+from spatialevo.dge.question import Question
+from spatialevo.dge.tasks.base import Resolved, Task, pick
+from spatialevo.dge.verdict import Reason, Verdict
+
+LEVEL_OPTIONS = {
+    "easy": ("left", "right"),
+    "medium": ("left", "right", "back"),
+    "hard": ("front-left", "front-right", "back-left", "back-right"),
+}
+#: answer boundaries (degrees) per level; the margin is measured to every one of them
+LEVEL_BOUNDARIES = {"easy": (0.0, 180.0), "medium": (0.0, 135.0), "hard": (0.0, 90.0, 180.0)}
+
+
+@dataclass(frozen=True)
+class RelativeDirectionConfig:
+    """Attributes:
+    boundary_margin_deg: |θ| must be at least this far from every answer boundary, else ``near_boundary``.
+    min_separation_m: floor distances A–B and A–C must be at least this, else ``too_close``.
+    """
+
+    boundary_margin_deg: float = 10.0
+    min_separation_m: float = 0.3
+
+
+def direction_answer(theta: float, level: str) -> str:
+    """Direction label of a signed floor angle θ (degrees, positive = left) at a level."""
+    side = "left" if theta > 0 else "right"
+    if level == "easy":
+        return side
+    if level == "medium":
+        return "back" if abs(theta) >= 135.0 else side
+    return ("front-" if abs(theta) < 90.0 else "back-") + side
+
+
+def boundary_distance(theta: float, level: str) -> float:
+    """Angular distance (degrees) from |θ| to the nearest answer boundary of the level."""
+    a = abs(theta)
+    return min(abs(a - b) for b in LEVEL_BOUNDARIES[level])
+
+
+class RelativeDirection(Task):
+    """``objects`` = [standing_at A, facing B, queried C]; floor-plane centroids (z dropped).
+
+    θ = signed angle from (B − A) to (C − A), counter-clockwise (seen from above) positive = left;
+    front if |θ| < 90°; medium's back if |θ| ≥ 135°.
+    """
+
+    name = "relative_direction_hard"
+    scope = "scene"
+    answer_kind = "choice"
+    n_objects = (3, 3)
+    param_space = {"level": (("easy", "medium", "hard"), "hard")}
+    config_cls = RelativeDirectionConfig
+
+    def options_for(self, q: Question, r: Resolved) -> tuple[str, ...]:
+        return LEVEL_OPTIONS[r.params["level"]]
+
+    def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
+        a, b, c = (index.centers[r.objects[k][0]] for k in range(3))
+        level = r.params["level"]
+        dab = float(np.hypot(*(b - a)[:2]))
+        dac = float(np.hypot(*(c - a)[:2]))
+        ev = {"floor_distance_ab_m": dab, "floor_distance_ac_m": dac, "level": level}
+        sep = self.config.min_separation_m
+        if dab < sep or dac < sep:
+            who = r.labels[1] if dab < sep else r.labels[2]
+            return self.bad(Reason.TOO_CLOSE, f"the {who} is within {sep} m of the {r.labels[0]} on the floor plane", ev)
+        theta = float(signed_floor_angle(a, b, c))
+        ev["angle_deg"] = theta
+        margin = boundary_distance(theta, level)
+        if margin < self.config.boundary_margin_deg:
+            return self.bad(Reason.NEAR_BOUNDARY, f"θ = {theta:.1f}° is within {self.config.boundary_margin_deg}° of an answer boundary", ev)
+        ans = direction_answer(theta, level)
+        return self.ok(ans, ans, ev, self.options_for(q, r))
+
+    def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
+        labels = sorted(index.by_label)
+        level = ("easy", "medium", "hard")[int(rng.integers(3))]
+        objs = tuple(pick(rng, labels, 3)) if len(labels) >= 3 else tuple(labels)
+        return Question(self.name, objs, (), {"level": level})

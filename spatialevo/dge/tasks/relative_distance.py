@@ -1,0 +1,60 @@
+"""Task 4 — relative_distance (scene): which candidate category is closest to the anchor object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spatialevo.dge.index import SceneIndex
+from spatialevo.dge.question import Question
+from spatialevo.dge.tasks.base import Resolved, Task, pick
+from spatialevo.dge.verdict import Reason, Verdict
+
+
+@dataclass(frozen=True)
+class RelativeDistanceConfig:
+    """Attributes:
+    tie_margin_m: the closest candidate must be closer than the runner-up by at least this, else ``near_tie``.
+    """
+
+    tie_margin_m: float = 0.15
+
+
+class RelativeDistance(Task):
+    """``objects`` = [anchor, candidate, candidate, …] (2–4 candidates). Answer: the candidate label.
+
+    The anchor must be unique; a candidate category with several instances counts its nearest
+    instance. Distances are closest-point distances between solid boxes.
+    """
+
+    name = "relative_distance"
+    scope = "scene"
+    answer_kind = "choice"
+    n_objects = (3, 5)
+    label_rule = "nearest"
+    config_cls = RelativeDistanceConfig
+
+    def options_for(self, q: Question, r: Resolved) -> tuple[str, ...]:
+        return tuple(r.labels[1:])
+
+    def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
+        a = r.objects[0][0]
+        dists = np.array([index.distances[a, inst].min() for inst in r.objects[1:]])
+        order = np.argsort(dists, kind="stable")
+        best, second = int(order[0]), int(order[1])
+        ev = {"distances_m": dict(zip(r.labels[1:], dists.tolist()))}
+        options = self.options_for(q, r)
+        if dists[second] - dists[best] < self.config.tie_margin_m:
+            return self.bad(
+                Reason.NEAR_TIE,
+                f"the {options[best]} ({dists[best]:.2f} m) and the {options[second]} ({dists[second]:.2f} m) are about as close to the {r.labels[0]}",
+                ev,
+            )
+        return self.ok(options[best], options[best], ev, options)
+
+    def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
+        labels = sorted(index.by_label)
+        k = int(rng.integers(2, 5))
+        k = max(1, min(k, len(labels) - 1))
+        return Question(self.name, tuple(pick(rng, labels, k + 1)) if len(labels) >= 2 else tuple(labels))

@@ -1,0 +1,117 @@
+"""Verdicts: the DGE's judgement of one question (SPEC §3).
+
+A verdict is either *valid* (with the typed ``answer``, its canonical ``answer_text`` and, for
+multiple choice, the ``options``) or *invalid* with a :class:`Reason` code. An invalid question is
+never given an answer. ``evidence`` holds the numbers the rule used (distances in metres, angles in
+degrees, visible fractions), so a reader can check the decision.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Reason(str, Enum):
+    """Why a question is invalid. Stable codes; the value is the code string."""
+
+    LABEL_ABSENT = "label_absent"
+    """A referenced label has no instance in the scope (scene, or the visible objects of a frame)."""
+    AMBIGUOUS_LABEL = "ambiguous_label"
+    """A label that must name one object has several instances in the scope."""
+    SAME_OBJECT = "same_object"
+    """Two references that must differ name the same object (or the same frame)."""
+    NOT_VISIBLE = "not_visible"
+    """An object is not visible enough in the frame(s) the question shows (default < 0.1)."""
+    TOO_CLOSE = "too_close"
+    """Objects / cameras are closer than the task's minimum separation, so the answer is unstable."""
+    NEAR_BOUNDARY = "near_boundary"
+    """A direction lies within the margin of a boundary between two answers."""
+    NEAR_TIE = "near_tie"
+    """Best and runner-up differ by less than the task's margin."""
+    NO_HEIGHT_DIFFERENCE = "no_height_difference"
+    """Two cameras are at (nearly) the same height."""
+    NO_MOTION = "no_motion"
+    """The camera neither moved nor turned enough between the two frames."""
+    NO_FRAMES = "no_frames"
+    """An image task was asked about a scene without camera frames (e.g. a box-list scene)."""
+    FRAME_MISSING = "frame_missing"
+    """A referenced frame id is not in the scene, or the wrong number of frames was given."""
+    ROOM_UNKNOWN = "room_unknown"
+    """The floor extent is unknown: no floor polygon, no room size and no points to estimate it."""
+    MALFORMED = "malformed"
+    """The question is not well-formed: unknown task, wrong number of objects, bad parameter."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+REASON_CODES: tuple[str, ...] = tuple(r.value for r in Reason)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The DGE's decision on one question.
+
+    Attributes:
+        valid: whether the question has one exact, stable answer.
+        reason: ``None`` when valid, else the :class:`Reason` code.
+        message: human-readable explanation (names the offending label / frame / number).
+        answer: typed answer (``int`` count or cm, ``float`` metres / m², ``str`` label or direction),
+            ``None`` when invalid.
+        answer_text: canonical text form of the answer (``"2.3"``, ``"front-left"``); ``""`` when invalid.
+        options: choices for multiple-choice tasks (the answer is one of them), else ``None``.
+        evidence: numbers used by the rule (metres, degrees, fractions), JSON-serialisable.
+        task: the task name, for convenience.
+        answer_kind: ``"number"``, ``"integer"``, ``"choice"`` or ``"direction"`` (see :mod:`~spatialevo.dge.scoring`).
+        unit: unit of numeric answers (``"m"``, ``"cm"``, ``"m2"``) or ``None``.
+    """
+
+    valid: bool
+    reason: Reason | None = None
+    message: str = ""
+    answer: Any = None
+    answer_text: str = ""
+    options: tuple[str, ...] | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    task: str = ""
+    answer_kind: str = ""
+    unit: str | None = None
+
+    @classmethod
+    def invalid(cls, reason: Reason, message: str, *, task: str = "", evidence: dict[str, Any] | None = None) -> Verdict:
+        """An invalid verdict with a reason code and a message."""
+        return cls(False, Reason(reason), message, task=task, evidence=dict(evidence or {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (numpy numbers converted to Python floats / ints)."""
+        return {
+            "task": self.task,
+            "valid": self.valid,
+            "reason": None if self.reason is None else self.reason.value,
+            "message": self.message,
+            "answer": _plain(self.answer),
+            "answer_text": self.answer_text,
+            "options": None if self.options is None else list(self.options),
+            "answer_kind": self.answer_kind,
+            "unit": self.unit,
+            "evidence": _plain(self.evidence),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
