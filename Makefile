@@ -36,6 +36,7 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/scene_bench.py
+	$(PY) benchmarks/dge_bench.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
