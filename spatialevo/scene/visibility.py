@@ -113,22 +113,17 @@ def visible_samples(
     return out
 
 
-def visible_fractions(
-    scene: Scene,
-    frame: Frame | str,
-    *,
-    max_samples: int = 512,
-    tol_abs: float = 0.02,
-    tol_rel: float = 0.01,
-    near: float = 0.05,
-) -> np.ndarray:
-    """(num_objects,) visible fraction in [0, 1] of every object (in ``scene.objects`` order) in a frame."""
+def visible_fractions(scene: Scene, frame: Frame | str, **kwargs: float) -> np.ndarray:
+    """(num_objects,) visible fraction in [0, 1] of every object (in ``scene.objects`` order) in a frame.
+
+    Keyword arguments (``max_samples``, ``tol_abs``, ``tol_rel``, ``near``) are those of :func:`visible_samples`.
+    """
     f = scene.frame(frame) if isinstance(frame, str) else frame
-    key = ("vis", f.id, max_samples, tol_abs, tol_rel, near)
+    key = ("vis", f.id, tuple(sorted(kwargs.items())))
     cached = scene._visibility_cache.get(key)
     if cached is not None:
         return cached
-    _, owner, visible, _ = visible_samples(scene, f, max_samples=max_samples, tol_abs=tol_abs, tol_rel=tol_rel, near=near)
+    _, owner, visible, _ = visible_samples(scene, f, **kwargs)  # type: ignore[arg-type]
     n = np.bincount(owner, minlength=len(scene.objects))
     vis = np.bincount(owner, weights=visible, minlength=len(scene.objects))
     frac = np.divide(vis, n, out=np.zeros(len(n)), where=n > 0)

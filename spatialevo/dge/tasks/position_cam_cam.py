@@ -29,12 +29,10 @@ class PositionConfig:
     min_visible: float = 0.1
 
 
-class PositionCamCam(Task):
-    """``frames`` = [image1, image2], ``params.reference`` ∈ {1, 2} (default 1). Answer: 8-way
-    direction (front, front-left, left, …) of the other camera's centre in the reference camera's
-    egocentric horizontal frame (heading = optical axis projected on the floor)."""
+class PositionTask(Task):
+    """Shared shape of the image-pair position tasks: two frames, ``params.reference`` ∈ {1, 2}
+    (default 1), answer one of the eight horizontal directions :data:`DIRECTIONS_8`."""
 
-    name = "position_cam_cam"
     scope = "image_pair"
     answer_kind = "choice"
     n_frames = 2
@@ -43,6 +41,14 @@ class PositionCamCam(Task):
 
     def options_for(self, q: Question, r: Resolved) -> tuple[str, ...]:
         return DIRECTIONS_8
+
+
+class PositionCamCam(PositionTask):
+    """``frames`` = [image1, image2], ``params.reference`` ∈ {1, 2} (default 1). Answer: 8-way
+    direction (front, front-left, left, …) of the other camera's centre in the reference camera's
+    egocentric horizontal frame (heading = optical axis projected on the floor)."""
+
+    name = "position_cam_cam"
 
     def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
         T_ref, T_other, ref = reference_pair(index, r)

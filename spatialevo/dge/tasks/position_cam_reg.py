@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from spatialevo.dge.geometry import DIRECTIONS_8
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
-from spatialevo.dge.tasks.base import Resolved, Task
+from spatialevo.dge.tasks.base import Resolved
 from spatialevo.dge.tasks.common import draw_image_question, position_verdict, reference_pair
-from spatialevo.dge.tasks.position_cam_cam import PositionConfig
+from spatialevo.dge.tasks.position_cam_cam import PositionTask
 from spatialevo.dge.verdict import Verdict
 
 
-class PositionCamReg(Task):
+class PositionCamReg(PositionTask):
     """``objects`` = the region's objects (1–4), ``frames`` = [image1, image2], ``params.reference``.
 
     The region is the floor area around one object (its footprint centre) or the group of several
@@ -23,15 +22,7 @@ class PositionCamReg(Task):
     """
 
     name = "position_cam_reg"
-    scope = "image_pair"
-    answer_kind = "choice"
     n_objects = (1, 4)
-    n_frames = 2
-    param_space = {"reference": ((1, 2), 1)}
-    config_cls = PositionConfig
-
-    def options_for(self, q: Question, r: Resolved) -> tuple[str, ...]:
-        return DIRECTIONS_8
 
     def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
         T_ref, _, ref = reference_pair(index, r)
