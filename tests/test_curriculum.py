@@ -66,3 +66,17 @@ def test_state_round_trip() -> None:
 def test_bad_input_is_a_clear_error(call) -> None:
     with pytest.raises(SchedulerError):
         call(AdaptiveScheduler(["a", "b"]))
+
+
+def test_adaptive_curriculum_is_faster_than_uniform() -> None:
+    """benchmarks/curriculum_bench.py: the noisy-oracle learner reaches mean skill 0.8 in fewer episodes."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "curriculum_bench.py"
+    spec = importlib.util.spec_from_file_location("curriculum_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = mod.main(["--seeds", "8"])
+    assert out["median_ratio"] > 1.05, out
+    assert sum(r["ratio"] > 1.0 for r in out["rows"]) >= 6, out["rows"]
