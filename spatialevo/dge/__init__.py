@@ -13,6 +13,7 @@ This package imports neither torch nor transformers.
 from __future__ import annotations
 
 from spatialevo.dge.engine import DGE, make_rng, make_tasks
+from spatialevo.dge.language import ParseFailure, TemplateError, parse, render
 from spatialevo.dge.question import Question, QuestionFormatError
 from spatialevo.dge.tasks import FRAME_TASKS, SCENE_TASKS, TASK_NAMES, TASKS, NoValidQuestionError, Task
 from spatialevo.dge.verdict import REASON_CODES, Reason, Verdict
@@ -25,11 +26,15 @@ __all__ = [
     "TASKS",
     "TASK_NAMES",
     "NoValidQuestionError",
+    "ParseFailure",
     "Question",
     "QuestionFormatError",
     "Reason",
     "Task",
+    "TemplateError",
     "Verdict",
     "make_rng",
     "make_tasks",
+    "parse",
+    "render",
 ]
