@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from spatialevo import __version__
+from spatialevo import generate as generate_cmd
 from spatialevo.cli import scene_cmd
 from spatialevo.errors import SpatialEvoError
 
@@ -18,14 +19,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "examples:\n"
             "  spatialevo demo --out out/demo\n"
+            "  spatialevo generate --out out/qa --per-task 100\n"
             "  spatialevo scene generate --seed 0 --count 2 --out out/rooms --topdown\n"
             "  spatialevo scene inspect path/to/scene0000_00 --topdown scene.png\n"
             "  spatialevo scene render scenes/rect_small.npz --out out/render"
         ),
     )
     parser.add_argument("--version", action="version", version=f"spatialevo {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{scene,demo}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{scene,generate,demo}")
     scene_cmd.add_parser(sub)
+    generate_cmd.add_parser(sub)
     d = sub.add_parser(
         "demo",
         help="run the main job on the bundled scenes",
