@@ -13,6 +13,18 @@ from spatialevo.scene.loaders import detect_layout, load_scene
 
 __version__ = "0.1.0"
 
+
+def _register_envs() -> None:
+    """Register ``SpatialEvo-v0`` once (``gymnasium.make("SpatialEvo-v0")`` after ``import spatialevo``;
+    ``gymnasium.make("spatialevo:SpatialEvo-v0")`` imports the package itself)."""
+    import gymnasium
+
+    if "SpatialEvo-v0" not in gymnasium.registry:
+        gymnasium.register(id="SpatialEvo-v0", entry_point="spatialevo.env:SpatialEvoEnv")
+
+
+_register_envs()
+
 __all__ = [
     "DGE",
     "Question",

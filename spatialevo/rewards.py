@@ -1,0 +1,74 @@
+"""Rewards of the two roles (SPEC §6), from the DGE and the task scorers — no LLM judge.
+
+Questioner: ``novelty × (0.2·format + 0.5·valid + 0.3·task_match)``; format = the output is a
+structured question at all, valid = the DGE judges it valid, task_match = it is of the scheduled
+task, novelty = 0.5 when the same question was already asked on the same scene within the last
+``memory`` questions, else 1. The group-level *informativeness* term (how far the solvers'
+accuracy on the question is from 0 and 1) needs several solver answers; :func:`informativeness`
+computes it for the training launcher.
+
+Solver: ``0.1·format + 0.9·score``; format = an ``<answer>…</answer>`` block is present, score =
+the task's scorer (MRA for numbers, exact match after normalisation for choices / directions) or,
+for an invalid question, 1 when the answer names its reason code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from spatialevo.dge import Question, Verdict
+from spatialevo.dge.scoring import score, score_reason
+from spatialevo.prompts import MAX_OUTPUT_CHARS
+
+W_FORMAT, W_VALID, W_MATCH = 0.2, 0.5, 0.3
+W_SOLVER_FORMAT, W_SOLVER_SCORE = 0.1, 0.9
+REPEAT_FACTOR = 0.5
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
+
+
+class QuestionerReward:
+    """Stateful questioner reward (remembers recent questions per scene for the novelty factor)."""
+
+    def __init__(self, memory: int = 1000):
+        self.memory = int(memory)
+        self._seen: OrderedDict[tuple, None] = OrderedDict()
+
+    def __call__(self, scene_id: str, task: str, question: Question | None, verdict: Verdict | None) -> tuple[float, dict[str, float]]:
+        if question is None or verdict is None:
+            return 0.0, {"format": 0.0, "valid": 0.0, "task_match": 0.0, "novelty": 0.0}
+        key = (scene_id, question.key())
+        repeated = key in self._seen
+        self._seen[key] = None
+        self._seen.move_to_end(key)
+        while len(self._seen) > self.memory:
+            self._seen.popitem(last=False)
+        parts = {"format": 1.0, "valid": float(verdict.valid), "task_match": float(question.task == task), "novelty": REPEAT_FACTOR if repeated else 1.0}
+        reward = parts["novelty"] * (W_FORMAT * parts["format"] + W_VALID * parts["valid"] + W_MATCH * parts["task_match"])
+        return reward, parts
+
+
+def solver_reward(output: Any, verdict: Verdict) -> tuple[float, dict[str, float], str]:
+    """``(reward, parts, error)`` of a solver output against the question's verdict."""
+    if not isinstance(output, str):
+        return 0.0, {"format": 0.0, "score": 0.0}, f"the answer must be text, got {type(output).__name__}"
+    if len(output) > MAX_OUTPUT_CHARS:
+        return 0.0, {"format": 0.0, "score": 0.0}, f"the answer is {len(output)} characters long (limit {MAX_OUTPUT_CHARS})"
+    fmt = 1.0 if _ANSWER_TAG.search(output) else 0.0
+    err = "" if fmt else "no <answer>...</answer> block"
+    if verdict.valid:
+        s = score(output, kind=verdict.answer_kind, gt=verdict.answer, unit=verdict.unit, options=verdict.options)
+    else:
+        s = score_reason(output, verdict.reason.value)
+    s = float(s)
+    return W_SOLVER_FORMAT * fmt + W_SOLVER_SCORE * s, {"format": fmt, "score": s}, err
+
+
+def informativeness(scores: Sequence[float]) -> float:
+    """1 − |2·mean − 1| of a group of solver scores: 1 at 50 % accuracy, 0 at 0 % or 100 %."""
+    if not scores:
+        return 0.0
+    m = sum(scores) / len(scores)
+    return 1.0 - abs(2.0 * m - 1.0)
