@@ -164,8 +164,19 @@ def write_scannet(root: Path, scene_id: str = "scene0000_00") -> Fixture:
     return Fixture(path, "scannet", scene_id, objs, poses, K, depth_size, depth_size, 1.5, 1, files)
 
 
-def write_scannetpp(root: Path, scene_id: str = "0a5c013435", camera: str = "iphone") -> Fixture:
-    """ScanNet++ folder (mesh in world frame) with ``iphone`` or ``dslr`` cameras."""
+#: Distortion of the ScanNet++ release DSLR (OPENCV_FISHEYE k1..k4), for the distorted ``transforms.json``.
+FISHEYE_K = {"k1": -0.0281, "k2": -0.0113, "k3": 0.0021, "k4": -0.0003}
+
+
+def write_scannetpp(root: Path, scene_id: str = "0a5c013435", camera: str = "iphone", dslr: str = "pinhole") -> Fixture:
+    """ScanNet++ folder (mesh in world frame) with ``iphone`` or ``dslr`` cameras.
+
+    ``dslr`` picks the DSLR files: ``"pinhole"`` = only ``transforms.json`` with a PINHOLE camera;
+    ``"release"`` = as released and undistorted by the toolkit: a fisheye ``transforms.json`` (images in
+    ``resized_images/``) plus a PINHOLE ``transforms_undistorted.json`` with other intrinsics (images in
+    ``resized_undistorted_images/``), the expected values being the undistorted ones; ``"fisheye"`` =
+    only the fisheye ``transforms.json`` (``files["poses"]``), which a loader must reject.
+    """
     path = root / scene_id
     verts, faces, idx = scene_geometry()
     files = {"mesh": write_ply(path / "scans" / "mesh_aligned_0.05.ply", verts, faces)}
@@ -194,10 +205,19 @@ def write_scannetpp(root: Path, scene_id: str = "0a5c013435", camera: str = "iph
         for name, T in zip(names, EXPECTED_POSES, strict=True):
             frames.append({"file_path": f"{name}.JPG", "transform_matrix": (T @ np.diag([1.0, -1.0, -1.0, 1.0])).tolist()})
             write_rgb(path / "dslr" / "resized_images" / f"{name}.JPG", size)
-        files["poses"] = write_json(
-            path / "dslr" / "nerfstudio" / "transforms.json",
-            {"fl_x": 80.0, "fl_y": 81.0, "cx": 59.5, "cy": 39.5, "w": 120, "h": 80, "camera_model": "PINHOLE", "frames": frames},
-        )
+        cam: dict[str, Any] = {"fl_x": 80.0, "fl_y": 81.0, "cx": 59.5, "cy": 39.5, "w": 120, "h": 80}
+        nerf = path / "dslr" / "nerfstudio"
+        if dslr == "pinhole":
+            files["poses"] = write_json(nerf / "transforms.json", {**cam, "camera_model": "PINHOLE", "frames": frames})
+        else:
+            files["distorted"] = write_json(nerf / "transforms.json", {**cam, "camera_model": "OPENCV_FISHEYE", **FISHEYE_K, "frames": frames})
+            files["poses"] = files["distorted"]
+        if dslr == "release":
+            K = _K(72.0, 72.5, 60.0, 40.0)
+            undistorted = {**cam, "fl_x": 72.0, "fl_y": 72.5, "cx": 60.0, "cy": 40.0, "camera_model": "PINHOLE", **dict.fromkeys(FISHEYE_K, 0.0)}
+            files["poses"] = write_json(nerf / "transforms_undistorted.json", {**undistorted, "frames": frames})
+            for name in names:
+                write_rgb(path / "dslr" / "resized_undistorted_images" / f"{name}.JPG", size)
     return Fixture(path, "scannetpp", scene_id, objs, dict(zip(names, EXPECTED_POSES, strict=True)), K, size, depth_size, 1.5, 0, files)
 
 

@@ -278,6 +278,157 @@ def test_detect_never_raises(tmp_path):
     assert scannet.detect(tmp_path / "missing") is False
 
 
+# -- ScanNet++ cameras ------------------------------------------------------------------------------
+def _format_error(path, file, field, *needles) -> SceneFormatError:
+    """``load_scene(path)`` raises a SceneFormatError carrying exactly ``file`` and ``field`` (and ``needles``)."""
+    err = _raises(SceneFormatError, path, file.name, field, *needles)
+    assert err.path == file and err.field == field, (err.path, err.field)
+    return err
+
+
+def _edit_json(file, edit) -> None:
+    data = json.loads(file.read_text())
+    edit(data)
+    file.write_text(json.dumps(data))
+
+
+def test_scannetpp_iphone_missing_aligned_pose_raises(tmp_path):
+    # one frame without aligned_pose: its raw ARKit pose is in another frame, never a silent fallback
+    fx = write_scannetpp(tmp_path)
+    _edit_json(fx.files["poses"], lambda d: d["frame_000010"].pop("aligned_pose"))
+    _format_error(fx.path, fx.files["poses"], "frame_000010.aligned_pose", "missing", "ARKit")
+    # no frame has aligned_pose: ScanNet++ ships no transform ARKit → mesh frame, so still an error
+    fx = write_scannetpp(tmp_path / "b")
+    _edit_json(fx.files["poses"], lambda d: [v.pop("aligned_pose") for v in d.values()])
+    _format_error(fx.path, fx.files["poses"], "aligned_pose", "ARKit", "no frame")
+
+
+def test_scannetpp_iphone_uses_aligned_pose_not_raw_pose(tmp_path):
+    fx = write_scannetpp(tmp_path)  # raw "pose" is the identity, "aligned_pose" the expected pose
+    scene = load_scene(fx.path)
+    assert not np.allclose(scene.frame("frame_000000").T_wc, np.eye(4))
+    check_frames(scene, fx)
+
+
+def test_scannetpp_iphone_intrinsics_for_other_resolution(tmp_path):
+    # full-resolution ScanNet++ K (1920x1440) with 192x144 images: would misproject every pixel
+    fx = write_scannetpp(tmp_path)
+    _edit_json(fx.files["poses"], lambda d: d["frame_000000"].update(intrinsic=[[1500.0, 0, 955.0], [0, 1500.0, 715.0], [0, 0, 1]]))
+    _format_error(fx.path, fx.files["poses"], "frame_000000.intrinsic", "principal point", "192x144")
+    fx = write_scannetpp(tmp_path / "b")  # transposed matrix: cx, cy on the bottom row
+    _edit_json(fx.files["poses"], lambda d: d["frame_000010"].update(intrinsic=np.asarray(d["frame_000010"]["intrinsic"]).T.tolist()))
+    _format_error(fx.path, fx.files["poses"], "frame_000010.intrinsic", "transposed")
+    fx = write_scannetpp(tmp_path / "c")  # a frame that is not an object
+    _edit_json(fx.files["poses"], lambda d: d.update(frame_000010=[1, 2]))
+    _format_error(fx.path, fx.files["poses"], "frame_000010", "JSON object")
+
+
+def test_scannetpp_dslr_prefers_undistorted(tmp_path):
+    fx = write_scannetpp(tmp_path, camera="dslr", dslr="release")
+    scene = load_scene(fx.path)
+    check_frames(scene, fx)  # K of transforms_undistorted.json, not of the fisheye transforms.json
+    assert all(f.rgb_path.parent.name == "resized_undistorted_images" for f in scene.frames)
+
+
+def test_scannetpp_dslr_fisheye_only_raises(tmp_path):
+    fx = write_scannetpp(tmp_path, camera="dslr", dslr="fisheye")
+    err = _format_error(fx.path, fx.files["distorted"], "camera_model", "OPENCV_FISHEYE", "undistort", "ScanNet++ toolkit")
+    assert "transforms_undistorted.json" in str(err)
+    # pinhole model name but fisheye coefficients left in: still distorted
+    _edit_json(fx.files["distorted"], lambda d: d.update(camera_model="OPENCV"))
+    _format_error(fx.path, fx.files["distorted"], "k1", "distortion", "undistort")
+    # the distorted file must say what it is
+    _edit_json(fx.files["distorted"], lambda d: d.pop("camera_model"))
+    _format_error(fx.path, fx.files["distorted"], "camera_model", "missing")
+    # the undistorted file is checked too
+    fx = write_scannetpp(tmp_path / "b", camera="dslr", dslr="release")
+    _edit_json(fx.files["poses"], lambda d: d.update(k2=0.01))
+    _format_error(fx.path, fx.files["poses"], "k2", "distortion")
+
+
+@pytest.mark.parametrize("model", ["PINHOLE", "pinhole", "OPENCV", "SIMPLE_PINHOLE"])
+def test_scannetpp_dslr_distorted_file_accepted_when_pinhole(tmp_path, model):
+    fx = write_scannetpp(tmp_path, camera="dslr", dslr="fisheye")
+    _edit_json(fx.files["poses"], lambda d: d.update({"camera_model": model, "k1": 0.0, "k2": 0, "k3": 0.0, "k4": 0.0, "p1": 0.0}))
+    check_frames(load_scene(fx.path), fx)
+
+
+@pytest.mark.parametrize(("key", "value"), [("w", 0), ("h", -80), ("w", 120.5), ("h", "80"), ("w", True), ("h", None)])
+def test_scannetpp_dslr_bad_size_names_file(tmp_path, key, value):
+    fx = write_scannetpp(tmp_path, camera="dslr")
+    _edit_json(fx.files["poses"], lambda d: d.update({key: value}))
+    _format_error(fx.path, fx.files["poses"], key)
+
+
+def test_scannetpp_dslr_other_bad_input(tmp_path):
+    fx = write_scannetpp(tmp_path, camera="dslr")
+    tf = fx.files["poses"]
+    original = tf.read_text()
+    cases = [
+        (lambda d: d.update(fl_x=float("nan")), "fl_x", "finite"),
+        (lambda d: d.update(cx=5.0), "cx/cy", "principal point"),
+        (lambda d: d["frames"][1].update(fl_x=90.0), "frames[1].fl_x", "one camera per file"),
+        (lambda d: d["frames"][1].update(camera_model="OPENCV_FISHEYE"), "frames[1].camera_model", "one camera"),
+        (lambda d: d["frames"][1].update(file_path="sub/frame_000000.JPG"), "frames[1].file_path", "already used"),
+        (lambda d: d.update(test_frames={"a": 1}), "test_frames", "type"),
+        (lambda d: d.update(test_frames=[{"file_path": "x.JPG", "transform_matrix": [[1, 0, 0], [0, 1, 0]]}]),
+         "test_frames[0].transform_matrix", "shape"),
+        (lambda d: d["frames"][0].pop("transform_matrix"), "frames[0].transform_matrix", "missing key"),
+        (lambda d: d["frames"].__setitem__(0, "frame.JPG"), "frames[0].file_path", "JSON object"),
+    ]
+    for edit, field, needle in cases:
+        tf.write_text(original)
+        _edit_json(tf, edit)
+        _format_error(fx.path, tf, field, needle)
+
+
+# -- ARKitScenes frames ----------------------------------------------------------------------------
+def _pincam(fx: Fixture):
+    return sorted((fx.path / f"{fx.scene_id}_frames" / "lowres_wide_intrinsics").glob("*.pincam"))[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "needle"),
+    [
+        ("0 192 211.9 212.1 127.5 95.5", "pincam.width", "positive"),
+        ("256 -1 211.9 212.1 127.5 95.5", "pincam.height", "positive"),
+        ("256.5 192 211.9 212.1 127.5 95.5", "pincam.width", "whole"),
+        ("256 192 211.9 212.1 400.0 95.5", "pincam cx/cy", "principal point"),
+        ("256 192 -211.9 212.1 127.5 95.5", "pincam fx/fy", "fx > 0"),
+        ("256 192 211.9 nan 127.5 95.5", "pincam", "NaN"),
+        ("256 192 211.9 212.1 127.5", "pincam", "expected 6 numbers"),
+    ],
+)
+def test_arkitscenes_bad_pincam_names_file(tmp_path, text, field, needle):
+    fx = write_arkitscenes(tmp_path)
+    kp = _pincam(fx)
+    kp.write_text(text + "\n")
+    _format_error(fx.path, kp, field, needle)
+
+
+def test_arkitscenes_other_bad_input(tmp_path):
+    fx = write_arkitscenes(tmp_path)
+    fx.files["traj"].write_text("\n")  # images but an empty trajectory: not "all frames skipped"
+    _format_error(fx.path, fx.files["traj"], "traj", "no poses")
+    # two videos in one folder: which annotation belongs to the frames is ambiguous
+    fx = write_arkitscenes(tmp_path / "b")
+    other = write_json(fx.path / "99999999_3dod_annotation.json", {"data": []})
+    _format_error(fx.path, other, "video id", "several videos")
+    other.unlink()
+    mesh = fx.path / "99999999_3dod_mesh.ply"
+    shutil.copy(fx.files["mesh"], mesh)
+    _format_error(fx.path, mesh, "video id", "another video")
+    mesh.unlink()
+    # an image whose "timestamp" is nan is not a frame (it used to break the nearest-timestamp search)
+    shutil.copy(fx.path / f"{fx.scene_id}_frames" / "lowres_wide" / f"{fx.scene_id}_6845.801.png",
+                fx.path / f"{fx.scene_id}_frames" / "lowres_wide" / f"{fx.scene_id}_nan.png")
+    check_frames(load_scene(fx.path), fx)
+    # two images whose timestamps round to the same frame id
+    shutil.copy(fx.path / f"{fx.scene_id}_frames" / "lowres_wide" / f"{fx.scene_id}_6845.801.png",
+                dup := fx.path / f"{fx.scene_id}_frames" / "lowres_wide" / f"{fx.scene_id}_6845.8012.png")
+    _format_error(fx.path, dup, "frame id", "6845.801")
+
+
 # -- cache round trip ------------------------------------------------------------------------------
 @pytest.mark.parametrize("writer", [write_scannet, write_scannetpp, write_arkitscenes, write_boxlist])
 def test_cache_round_trip(tmp_path, writer):

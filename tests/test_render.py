@@ -82,10 +82,11 @@ def analytic(frame: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     st.floats(0.3, 2.2), st.floats(0.3, 2.7), st.floats(0.8, 2.2),
     st.floats(-np.pi, np.pi), st.floats(-0.6, 0.4),
 )
-def test_depth_and_ids_match_ray_plane_intersection(x, y, z, yaw, pitch):
+@pytest.mark.parametrize("backend", ["raster", "raycast"])
+def test_depth_and_ids_match_ray_plane_intersection(backend, x, y, z, yaw, pitch):
     eye = np.array([x, y, z])
     scene = box_room_scene(pose=pose_from_yaw_pitch(eye, yaw, pitch))
-    out = render_frame(scene, "f0")
+    out = render_frame(scene, "f0", backend=backend)
     depth, ids, clear = analytic(scene.frames[0])
     assert out["depth"].shape == (48, 64) and out["depth"].dtype == np.float32
     assert np.abs(out["depth"][clear] - depth[clear]).max() < 1e-3  # 1 mm
@@ -93,9 +94,10 @@ def test_depth_and_ids_match_ray_plane_intersection(x, y, z, yaw, pitch):
     assert out["rgb"].shape == (48, 64, 3) and out["rgb"].dtype == np.uint8
 
 
-def test_rays_into_nothing_are_zero_depth_and_no_hit():
+@pytest.mark.parametrize("backend", ["raster", "raycast"])
+def test_rays_into_nothing_are_zero_depth_and_no_hit(backend):
     scene = box_room_scene(pose=pose_from_yaw_pitch(np.array([10.0, 10, 10]), 0.0, 0.0))  # outside, looking away
-    out = render_frame(scene, "f0")
+    out = render_frame(scene, "f0", backend=backend)
     assert (out["depth"] == 0).all() and (out["instance"] == -1).all() and (out["rgb"] == 0).all()
 
 

@@ -208,9 +208,18 @@ class Task:
 
 
 def pick(rng: np.random.Generator, items: list[Any] | tuple[Any, ...], k: int = 1) -> list[Any]:
-    """``k`` distinct items drawn uniformly without replacement (order random)."""
-    idx = rng.choice(len(items), size=k, replace=False)
-    return [items[int(i)] for i in idx]
+    """``k`` distinct items drawn uniformly without replacement, in draw order (uniform over ordered k-subsets)."""
+    n = len(items)
+    if k > n:
+        raise ValueError(f"cannot pick {k} distinct items from {n}")
+    if k == 1:
+        return [items[int(rng.integers(n))]]
+    chosen: list[int] = []
+    while len(chosen) < k:
+        i = int(rng.integers(n))
+        if i not in chosen:
+            chosen.append(i)
+    return [items[i] for i in chosen]
 
 
 def fmt1(x: float) -> str:

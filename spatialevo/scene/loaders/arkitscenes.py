@@ -28,7 +28,9 @@ from scipy.spatial.transform import Rotation
 from spatialevo.errors import SceneFormatError
 from spatialevo.scene.loaders.common import (
     box_from_obb,
+    check_principal_point,
     get_field,
+    image_dims,
     read_json,
     read_numbers,
     read_ply_mesh,
@@ -54,10 +56,18 @@ def detect(path: Path) -> bool:
 
 
 def _video_id(path: Path) -> str:
+    """The video id from the annotation (else mesh) file name; several candidates are ambiguous and raise."""
     for suffix in ("_3dod_annotation.json", "_3dod_mesh.ply"):
         found = sorted(path.glob(f"*{suffix}"))
+        if len(found) > 1:
+            names = ", ".join(p.name for p in found)
+            raise SceneFormatError(f"several videos in one folder ({names}); expected exactly one", path=found[1], field="video id")
         if found:
-            return found[0].name[: -len(suffix)]
+            vid = found[0].name[: -len(suffix)]
+            meshes = [p for p in path.glob("*_3dod_mesh.ply") if p.name != f"{vid}_3dod_mesh.ply"]
+            if meshes:
+                raise SceneFormatError(f"mesh of another video than {vid!r} (the annotation's)", path=meshes[0], field="video id")
+            return vid
     return path.name
 
 
@@ -75,6 +85,8 @@ def read_traj(path: Path) -> tuple[np.ndarray, np.ndarray]:
             rows.append([float(t) for t in toks])
         except ValueError as exc:
             raise SceneFormatError(f"line {n}: {exc}", path=path, field="traj") from None
+    if not rows:
+        raise SceneFormatError("the trajectory has no poses", path=path, field="traj")
     arr = as_array(np.array(rows).reshape(-1, 7), (None, 7), "traj", path=path)
     T_cw = np.tile(np.eye(4), (len(arr), 1, 1))
     T_cw[:, :3, :3] = Rotation.from_rotvec(arr[:, 1:4]).as_matrix() if len(arr) else np.zeros((0, 3, 3))
@@ -93,9 +105,11 @@ def _timestamped(folder: Path, vid: str, suffix: str) -> tuple[np.ndarray, list[
     for p in folder.glob(f"*{suffix}") if folder.is_dir() else []:
         ts = p.name[: -len(suffix)].rsplit("_", 1)[-1]
         try:
-            items.append((float(ts), p))
+            t = float(ts)
         except ValueError:
             continue
+        if np.isfinite(t):  # "nan" / "inf" parse as floats but are not timestamps
+            items.append((t, p))
     items.sort(key=lambda x: x[0])
     return np.array([t for t, _ in items], dtype=np.float64), [p for _, p in items]
 
@@ -133,9 +147,13 @@ def _load_frames(path: Path, vid: str, meta: dict[str, Any]) -> list[Frame]:
         if nums.size != 6:
             raise SceneFormatError(f"expected 6 numbers (width height fx fy cx cy), got {nums.size}", path=kp, field="pincam")
         w, h, fx, fy, cx, cy = as_array(nums, (6,), "pincam", path=kp)
-        K = check_intrinsics([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]], "pincam", path=kp)
+        width, height = image_dims(w, h, path=kp, fields=("pincam.width", "pincam.height"))
+        K = check_intrinsics([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]], "pincam fx/fy", path=kp)
+        check_principal_point(K, width, height, path=kp, field="pincam cx/cy")
         T = check_pose(traj_T[pose_i[j]], f"traj pose at t={traj_ts[pose_i[j]]:.3f}", path=traj_path)
-        frames.append(Frame(fid, K, T, int(round(w)), int(round(h)), rgb_path=rgb,
+        if frames and frames[-1].id == fid:
+            raise SceneFormatError(f"two images give the frame id {fid!r} (timestamps equal to 1 ms)", path=rgb, field="frame id")
+        frames.append(Frame(fid, K, T, width, height, rgb_path=rgb,
                             depth_path=d_paths[d_i[j]] if d_ok[j] else None, depth_scale=1000.0))
     meta["skipped_frames"] = len(skipped)
     meta["skipped_frame_ids"] = skipped

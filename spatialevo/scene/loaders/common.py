@@ -58,6 +58,44 @@ def get_field(obj: Any, key: str | tuple[str, ...], *, path: Path, field: str, k
     raise SceneFormatError(f"missing key {' or '.join(repr(k) for k in keys)}", path=path, field=field)
 
 
+def finite_number(value: Any, *, path: Path, field: str) -> float:
+    """``value`` as a finite float; bools, strings, ``None``, NaN and inf raise naming ``path`` and ``field``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value):
+        raise SceneFormatError(f"expected a finite number, got {value!r}", path=path, field=field)
+    return float(value)
+
+
+def image_dims(width: Any, height: Any, *, path: Path, fields: tuple[str, str] = ("width", "height")) -> tuple[int, int]:
+    """``(width, height)`` as positive whole pixel counts, else :class:`SceneFormatError` naming the file and the field."""
+    out = []
+    for value, field in zip((width, height), fields, strict=True):
+        v = finite_number(value, path=path, field=field)
+        if v != round(v) or v <= 0:
+            raise SceneFormatError(f"image size must be a positive whole number of pixels, got {value!r}", path=path, field=field)
+        out.append(int(v))
+    return out[0], out[1]
+
+
+def check_principal_point(K: np.ndarray, width: int, height: int, *, path: Path, field: str) -> None:
+    """Raise unless ``K`` is skew-free and its principal point lies in the central half of a ``width`` x ``height`` image.
+
+    Real pinhole cameras have ``(cx, cy)`` within a few per cent of the image centre; a point far
+    off it means the intrinsics belong to another resolution (e.g. full-size ``K`` with downscaled
+    images) or the matrix is transposed, which would silently misproject every pixel.
+    """
+    cx, cy = float(K[0, 2]), float(K[1, 2])
+    if max(abs(K[0, 1]), abs(K[1, 0]), abs(K[2, 0]), abs(K[2, 1])) > 1e-6:
+        raise SceneFormatError(
+            f"expected a pinhole matrix [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] (no skew), got {K.tolist()} (transposed?)", path=path, field=field
+        )
+    if abs(cx - width / 2) > width / 4 or abs(cy - height / 2) > height / 4:
+        raise SceneFormatError(
+            f"principal point (cx, cy) = ({cx:g}, {cy:g}) is far from the centre of the {width}x{height} image: "
+            "the intrinsics are probably for another image resolution",
+            path=path, field=field,
+        )
+
+
 def read_numbers(path: Path, *, field: str, layout: str) -> np.ndarray:
     """All whitespace-separated numbers of a text file as a flat float64 array (``inf``/``nan`` allowed)."""
     require_file(path, field=field, layout=layout)

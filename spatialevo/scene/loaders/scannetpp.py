@@ -6,15 +6,19 @@ Files read:
 - ``scans/segments.json``: ``segIndices``, per-vertex segment id;
 - ``scans/segments_anno.json``: ``segGroups`` = ``[{objectId | id, label, segments}]``;
 - cameras, iPhone preferred: ``iphone/pose_intrinsic_imu.json`` = ``{frame: {intrinsic 3x3,
-  aligned_pose | pose 4x4 camera-to-world}}`` with ``iphone/rgb/<frame>.jpg`` and
-  ``iphone/depth/<frame>.png`` (uint16 mm); else DSLR ``dslr/nerfstudio/transforms_undistorted.json``
-  or ``transforms.json`` (``fl_x, fl_y, cx, cy, w, h``, ``frames[].file_path / transform_matrix``,
+  aligned_pose 4x4 camera-to-world}}`` with ``iphone/rgb/<frame>.jpg`` and ``iphone/depth/<frame>.png``
+  (uint16 mm); else DSLR ``dslr/nerfstudio/transforms_undistorted.json`` (preferred) or
+  ``transforms.json`` (``fl_x, fl_y, cx, cy, w, h``, ``frames[].file_path / transform_matrix``,
   OpenGL camera-to-world, converted to OpenCV with ``T @ diag(1, -1, -1, 1)``).
 
 iPhone frames take the RGB resolution (from the first JPG header, default 1920x1440) and the
 intrinsics as given for RGB; the stored depth (typically 256x192) is read at its own resolution.
-Labels ``wall`` / ``floor`` / ``ceiling`` become mesh structure ids; the annotation-tool labels
-``remove`` and ``split`` are ignored. See ``docs/scenes.md``.
+Only ``aligned_pose`` is used: the raw ``pose`` is ARKit's own (unaligned) world frame and the
+release holds no transform from it to the mesh frame, so a frame without ``aligned_pose`` is an
+error, never a silent fallback. DSLR cameras must be pinhole: the distorted ``transforms.json``
+(OPENCV_FISHEYE in the release) is accepted only with a pinhole ``camera_model`` and zero
+distortion. Labels ``wall`` / ``floor`` / ``ceiling`` become mesh structure ids; the
+annotation-tool labels ``remove`` and ``split`` are ignored. See ``docs/scenes.md``.
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ import numpy as np
 
 from spatialevo.errors import SceneFormatError
 from spatialevo.scene.loaders.common import (
+    check_principal_point,
     find_image,
+    finite_number,
     get_field,
+    image_dims,
     image_size,
     objects_from_segments,
     parse_seg_groups,
@@ -43,7 +50,19 @@ MESH = Path("scans") / "mesh_aligned_0.05.ply"
 SEGS = Path("scans") / "segments.json"
 ANNO = Path("scans") / "segments_anno.json"
 IPHONE_POSES = Path("iphone") / "pose_intrinsic_imu.json"
-DSLR_TRANSFORMS = (Path("dslr") / "nerfstudio" / "transforms_undistorted.json", Path("dslr") / "nerfstudio" / "transforms.json")
+DSLR_UNDISTORTED = Path("dslr") / "nerfstudio" / "transforms_undistorted.json"
+DSLR_DISTORTED = Path("dslr") / "nerfstudio" / "transforms.json"
+#: ``camera_model`` values (upper-cased) that describe pinhole images when all distortion is zero.
+PINHOLE_MODELS = frozenset({"PINHOLE", "SIMPLE_PINHOLE", "OPENCV"})
+#: nerfstudio / COLMAP lens-distortion coefficients (radial k*, tangential p*).
+DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "k5", "k6", "p1", "p2")
+#: Camera keys that nerfstudio also allows per frame; the loader supports one camera per file.
+CAMERA_KEYS = ("camera_model", "fl_x", "fl_y", "cx", "cy", "w", "h", *DISTORTION_KEYS)
+UNDISTORT_HINT = (
+    "only pinhole cameras are supported: undistort the DSLR images first with the ScanNet++ toolkit "
+    "(python -m dslr.undistort dslr/configs/undistort.yml), which writes "
+    "dslr/nerfstudio/transforms_undistorted.json"
+)
 DEFAULT_RGB_SIZE = (1920, 1440)
 IGNORED_LABELS = frozenset({"remove", "split"})
 #: OpenGL (x right, y up, z back) → OpenCV (x right, y down, z forward) camera axes.
@@ -64,8 +83,17 @@ def _iphone_frames(path: Path) -> list[Frame]:
     data = read_json(jpath, field="frames", layout=LAYOUT)
     if not isinstance(data, dict):
         raise SceneFormatError(f"expected a JSON object frame → camera, got {type(data).__name__}", path=jpath, field="frames")
-    rgb_dir, depth_dir = path / "iphone" / "rgb", path / "iphone" / "depth"
     names = sorted(data)
+    for name in names:
+        if not isinstance(data[name], dict):
+            raise SceneFormatError(f"expected a JSON object, got {type(data[name]).__name__}", path=jpath, field=name)
+    if names and not any("aligned_pose" in data[n] for n in names):
+        raise SceneFormatError(
+            "no frame has 'aligned_pose'; the raw ARKit 'pose' is in the iPhone's own unaligned frame and ScanNet++ "
+            "provides no transform from it to the aligned mesh frame, so it cannot be used",
+            path=jpath, field="aligned_pose",
+        )
+    rgb_dir, depth_dir = path / "iphone" / "rgb", path / "iphone" / "depth"
     size = None
     for name in names:
         rgb = find_image(rgb_dir, name)
@@ -76,12 +104,15 @@ def _iphone_frames(path: Path) -> list[Frame]:
     frames = []
     for name in names:
         entry = data[name]
-        K = check_intrinsics(
-            as_array(get_field(entry, "intrinsic", path=jpath, field=f"{name}.intrinsic"), (3, 3), f"{name}.intrinsic", path=jpath),
-            f"{name}.intrinsic", path=jpath,
-        )
-        key = "aligned_pose" if isinstance(entry, dict) and "aligned_pose" in entry else "pose"
-        T = check_pose(get_field(entry, key, path=jpath, field=f"{name}.{key}"), f"{name}.{key}", path=jpath)
+        field = f"{name}.intrinsic"
+        K = check_intrinsics(as_array(get_field(entry, "intrinsic", path=jpath, field=field), (3, 3), field, path=jpath), field, path=jpath)
+        check_principal_point(K, width, height, path=jpath, field=field)
+        if "aligned_pose" not in entry:
+            raise SceneFormatError(
+                "missing: other frames have it, and the raw 'pose' is in ARKit's unaligned frame, not the mesh frame",
+                path=jpath, field=f"{name}.aligned_pose",
+            )
+        T = check_pose(entry["aligned_pose"], f"{name}.aligned_pose", path=jpath)
         depth = depth_dir / f"{name}.png"
         frames.append(
             Frame(name, K, T, width, height, rgb_path=find_image(rgb_dir, name), depth_path=depth if depth.is_file() else None)
@@ -89,25 +120,57 @@ def _iphone_frames(path: Path) -> list[Frame]:
     return frames
 
 
+def _check_pinhole(data: Any, tpath: Path, *, distorted: bool) -> None:
+    """Raise unless the nerfstudio camera of ``tpath`` is pinhole with zero lens distortion.
+
+    The undistorted file may omit ``camera_model`` (its name says pinhole); the distorted
+    ``transforms.json`` must state a pinhole model (the release writes ``OPENCV_FISHEYE``).
+    """
+    if not isinstance(data, dict):
+        raise SceneFormatError(f"expected a JSON object, got {type(data).__name__}", path=tpath, field="frames")
+    model = get_field(data, "camera_model", path=tpath, field="camera_model", kind=str) if distorted else data.get("camera_model")
+    if model is not None and (not isinstance(model, str) or model.upper() not in PINHOLE_MODELS):
+        raise SceneFormatError(f"camera model {model!r} is not a pinhole model; {UNDISTORT_HINT}", path=tpath, field="camera_model")
+    for key in DISTORTION_KEYS:
+        if key in data and finite_number(data[key], path=tpath, field=key) != 0.0:
+            raise SceneFormatError(f"non-zero lens distortion {key} = {data[key]!r}; {UNDISTORT_HINT}", path=tpath, field=key)
+
+
 def _dslr_frames(path: Path, tpath: Path) -> list[Frame]:
     data = read_json(tpath, field="frames", layout=LAYOUT)
-    num = {k: get_field(data, k, path=tpath, field=k, kind=(int, float)) for k in ("fl_x", "fl_y", "cx", "cy", "w", "h")}
+    _check_pinhole(data, tpath, distorted=tpath.name != DSLR_UNDISTORTED.name)
+    num = {k: finite_number(get_field(data, k, path=tpath, field=k), path=tpath, field=k) for k in ("fl_x", "fl_y", "cx", "cy")}
+    width, height = image_dims(get_field(data, "w", path=tpath, field="w"), get_field(data, "h", path=tpath, field="h"),
+                               path=tpath, fields=("w", "h"))
     K = check_intrinsics([[num["fl_x"], 0.0, num["cx"]], [0.0, num["fl_y"], num["cy"]], [0.0, 0.0, 1.0]], "fl_x/fl_y/cx/cy", path=tpath)
-    entries = list(get_field(data, "frames", path=tpath, field="frames", kind=list))
-    extra = data.get("test_frames", [])
-    entries += extra if isinstance(extra, list) else []
+    check_principal_point(K, width, height, path=tpath, field="cx/cy")
+    entries = [(f"frames[{i}]", fr) for i, fr in enumerate(get_field(data, "frames", path=tpath, field="frames", kind=list))]
+    if "test_frames" in data:
+        tests = get_field(data, "test_frames", path=tpath, field="test_frames", kind=list)
+        entries += [(f"test_frames[{i}]", fr) for i, fr in enumerate(tests)]
     img_dirs = [tpath.parent]
     img_dirs += [path / "dslr" / d for d in ("resized_undistorted_images", "resized_images", "images")]
-    if "undistorted" not in tpath.name:
+    if tpath.name != DSLR_UNDISTORTED.name:
         img_dirs.remove(path / "dslr" / "resized_undistorted_images")
-    frames = []
-    for i, fr in enumerate(entries):
-        fp = get_field(fr, "file_path", path=tpath, field=f"frames[{i}].file_path", kind=str)
-        T = as_array(get_field(fr, "transform_matrix", path=tpath, field=f"frames[{i}].transform_matrix"), (4, 4),
-                     f"frames[{i}].transform_matrix", path=tpath)
-        T = check_pose(T @ GL_TO_CV, f"frames[{i}].transform_matrix", path=tpath)
+    frames: list[Frame] = []
+    seen: dict[str, str] = {}
+    for where, fr in entries:
+        fp = get_field(fr, "file_path", path=tpath, field=f"{where}.file_path", kind=str)
+        for key in CAMERA_KEYS:  # nerfstudio allows per-frame cameras; one camera per file is supported
+            if key in fr and fr[key] != data.get(key):
+                raise SceneFormatError(
+                    f"per-frame camera value {fr[key]!r} differs from the file's {data.get(key)!r}; only one camera per file is supported",
+                    path=tpath, field=f"{where}.{key}",
+                )
+        T = as_array(get_field(fr, "transform_matrix", path=tpath, field=f"{where}.transform_matrix"), (4, 4),
+                     f"{where}.transform_matrix", path=tpath)
+        T = check_pose(T @ GL_TO_CV, f"{where}.transform_matrix", path=tpath)
+        fid = Path(fp).stem
+        if fid in seen:
+            raise SceneFormatError(f"frame name {fid!r} already used by {seen[fid]}", path=tpath, field=f"{where}.file_path")
+        seen[fid] = where
         rgb = next((d / fp for d in img_dirs if (d / fp).is_file()), None)
-        frames.append(Frame(Path(fp).stem, K, T, int(num["w"]), int(num["h"]), rgb_path=rgb))
+        frames.append(Frame(fid, K, T, width, height, rgb_path=rgb))
     return frames
 
 
@@ -134,10 +197,8 @@ def load(path: Path) -> Scene:
     if (path / IPHONE_POSES).is_file():
         frames, meta["camera"] = _iphone_frames(path), "iphone"
     else:
-        tpath = next((path / t for t in DSLR_TRANSFORMS if (path / t).is_file()), None)
+        tpath = next((path / t for t in (DSLR_UNDISTORTED, DSLR_DISTORTED) if (path / t).is_file()), None)
         if tpath is not None:
             frames, meta["camera"] = _dslr_frames(path, tpath), "dslr"
-    if frames and len({f.id for f in frames}) != len(frames):
-        raise SceneFormatError("duplicate frame names", path=path, field="frames")
     return Scene(path.name, objects, frames, mesh, meta=meta)
 

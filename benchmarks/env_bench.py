@@ -1,0 +1,75 @@
+"""Environment and dataset-generation throughput.
+
+Run: ``.venv/bin/python benchmarks/env_bench.py`` (``--quick``, ``--json PATH``). Reports, as
+medians over repeats in one process: the time of one env ``step`` (solver mode: reset samples a
+question, the step scores an answer) without images and with 120x160 images (frames rendered
+once and cached), a ``reset`` + ``step`` round, and verified QA records per second of
+``spatialevo generate`` on the bundled scenes excluding image writes. Targets: step (no images)
+< 1 ms; generation >= 500 QA/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from spatialevo.env import SpatialEvoEnv
+from spatialevo.generate import GenerateConfig, generate
+
+
+def time_env(images: bool, rounds: int) -> tuple[float, float]:
+    env = SpatialEvoEnv(mode="solver", images=images)
+    for seed in range(20):  # warm caches (DGE precompute, rendered frames)
+        env.reset(seed=seed)
+        env.step("<answer>1</answer>")
+    steps, rounds_t = [], []
+    for seed in range(rounds):
+        t0 = time.perf_counter()
+        env.reset(seed=seed)
+        t1 = time.perf_counter()
+        env.step("<answer>front-left</answer>")
+        t2 = time.perf_counter()
+        steps.append(t2 - t1)
+        rounds_t.append(t2 - t0)
+    return statistics.median(steps), statistics.median(rounds_t)
+
+
+def time_generate(per_task: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = GenerateConfig(out=Path(tmp), per_task=per_task, images=False, chunk=256)
+        t0 = time.perf_counter()
+        res = generate(cfg, progress=False)
+        return res["written"] / (time.perf_counter() - t0)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    rounds, per_task = (200, 10) if args.quick else (2000, 40)
+    step_no, round_no = time_env(False, rounds)
+    step_img, round_img = time_env(True, rounds)
+    qa = time_generate(per_task)
+    out = {
+        "step_no_images_ms": 1000 * step_no,
+        "round_no_images_ms": 1000 * round_no,
+        "step_images_ms": 1000 * step_img,
+        "round_images_ms": 1000 * round_img,
+        "generate_qa_per_s": qa,
+        "targets": {"step_no_images_ms": 1.0, "generate_qa_per_s": 500},
+    }
+    print(f"env step, no images:     {out['step_no_images_ms']:.3f} ms (target < 1 ms)  reset+step {out['round_no_images_ms']:.2f} ms")
+    print(f"env step, 2x120x160 RGB: {out['step_images_ms']:.3f} ms                 reset+step {out['round_images_ms']:.2f} ms")
+    print(f"generate (no image writes): {qa:,.0f} verified QA/s (target >= 500)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    main()
