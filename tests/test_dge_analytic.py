@@ -199,3 +199,12 @@ def test_verdict_is_json_serialisable(dge: DGE) -> None:
     for question, _ in VALID[:10] + INVALID[:10]:
         d = json.loads(dge.evaluate(question).to_json())
         assert set(d) >= {"valid", "reason", "message", "answer", "answer_text", "options", "evidence"}
+
+
+@pytest.mark.parametrize("override", [{"absolute_distance": {"min_distance_m": 0}}, {"absolute_distance": {"min_distance_m": -1}},
+                                      {"object_size": {"min_size_cm": float("nan")}}, {"absolute_distance": {"nope": 1}}, {"teleport": {}}])
+def test_bad_threshold_overrides_are_clear_errors(override) -> None:
+    from spatialevo.errors import SceneFormatError
+
+    with pytest.raises(SceneFormatError):
+        DGE(analytic_scene(), config=override)

@@ -10,6 +10,7 @@ metres, degrees, fractions) and ``templates`` (see :mod:`spatialevo.dge.language
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,9 @@ from typing import Any
 import yaml
 
 from spatialevo.errors import SceneFileNotFoundError, SceneFormatError
+
+#: thresholds that must be strictly positive
+POSITIVE = frozenset({"min_distance_m", "min_size_cm", "min_count", "min_translation_m", "min_separation_m"})
 
 
 def tasks_dir() -> Path:
@@ -68,6 +72,12 @@ def build_config(cls: type, values: dict[str, Any] | None, *, source: str | Path
             raise SceneFormatError(f"unknown threshold {key!r} (known: {sorted(fields)})", path=path, field=f"thresholds.{key}")
         default = getattr(cls, key, None) if not isinstance(fields[key].default, type(dataclasses.MISSING)) else None
         if isinstance(default, (int, float)) and not isinstance(default, bool):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise SceneFormatError(f"must be a number, got {value!r}", path=path, field=f"thresholds.{key}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise SceneFormatError(f"must be a finite number >= 0, got {value!r}", path=path, field=f"thresholds.{key}")
+            if key in POSITIVE and value <= 0:
+                raise SceneFormatError(
+                    f"must be > 0 (numeric answers are scored relative to the ground truth, which must not be 0), got {value!r}",
+                    path=path,
+                    field=f"thresholds.{key}",
+                )
     return cls(**values)

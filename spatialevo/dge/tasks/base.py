@@ -10,10 +10,12 @@ A task module defines a config dataclass (thresholds, loaded from ``tasks/<task>
   uniform over the valid questions of that space;
 * ``answer_kind`` / ``unit`` / ``options`` — how the answer is scored.
 
-The shared rules (object and frame counts, parameters, label resolution in the task's scope,
-distinctness, visibility) run in :meth:`Task.evaluate` before ``check``, always in the same order:
-``malformed`` → ``no_frames`` → ``frame_missing`` → ``label_absent`` → ``ambiguous_label`` →
-``same_object`` → ``not_visible`` → the task's own reasons.
+The shared rules run in :meth:`Task.evaluate` before ``check``, in this order: object count and
+parameters (``malformed``); frames (``no_frames``, wrong count ``malformed``, ``frame_missing``, a
+repeated frame ``same_object``); then each label in question order (``label_absent``, then
+``ambiguous_label`` — or, in single-image tasks, ``ambiguous_label`` / ``not_visible`` in the
+frame); then a repeated label (``same_object``); then image-pair visibility (``not_visible``);
+then the task's own reasons. The first failing rule decides the reason.
 """
 
 from __future__ import annotations
