@@ -69,6 +69,8 @@ VALID = [
     (q("motion_camera", [], ["f3", "f0"]), "turn-right"),
     (q("attribute_measurement", ["sofa", "table"], ["f0", "f1"]), "sofa"),
     (q("attribute_measurement", ["table", "tv"], ["f0", "f1"]), "tv"),
+    (q("object_size", ["chair#2"]), "100"),  # instance references "label#id"
+    (q("absolute_distance", ["chair#2", "chair#3"]), "2.5"),  # dx 2.5, dy 0.5: sqrt(6.5) = 2.55
 ]
 
 INVALID = [
@@ -103,6 +105,8 @@ INVALID = [
     (q("attribute_measurement", ["table", "plant"], ["f0", "f1"]), Reason.NEAR_TIE),  # 1.0 vs 1.0
     (q("object_size", ["sofa"], ["f0"]), Reason.MALFORMED),
     (q("teleportation", ["sofa"]), Reason.MALFORMED),
+    (q("object_size", ["chair#4"]), Reason.LABEL_ABSENT),  # id 4 is the lamp
+    (q("absolute_distance", ["chair#2", "chair#2"]), Reason.SAME_OBJECT),
 ]
 
 

@@ -24,6 +24,7 @@ class SceneIndex:
         rotations: (N, 3, 3) box axes as columns.
         longest: (N,) longest box edge, metres.
         by_label: normalised label → indices into ``scene.objects``.
+        by_ref: instance reference ``"label#id"`` → index into ``scene.objects``.
         frames: frame id → :class:`Frame`.
     """
 
@@ -38,6 +39,8 @@ class SceneIndex:
         self.by_label: dict[str, list[int]] = {}
         for i, lab in enumerate(self.labels):
             self.by_label.setdefault(lab, []).append(i)
+        #: instance references "label#id" → index (``ObjectInstance.ref``)
+        self.by_ref: dict[str, int] = {o.ref: i for i, o in enumerate(objs)}
         self.frames: dict[str, Frame] = {f.id: f for f in scene.frames}
         self._dist: np.ndarray | None = None
         self._norm_cache: dict[str, str | None] = {}

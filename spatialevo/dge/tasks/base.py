@@ -129,6 +129,9 @@ class Task:
         objects: list[list[int]] = []
         for pos, lab in enumerate(labels):
             inst = index.by_label.get(lab, [])
+            if not inst and "#" in lab:  # an instance reference "label#id" (ObjectInstance.ref)
+                ref = index.by_ref.get(lab)
+                inst = [] if ref is None else [ref]
             if not inst:
                 return self.bad(Reason.LABEL_ABSENT, f"there is no {lab} in scene {index.scene.scene_id}", {"label": lab})
             if self.scope == "single_image":
