@@ -12,11 +12,12 @@ scripted stand-in may read) and return model-style text ``<answer>…</answer>``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
 
-from spatialevo.dge import DGE, Verdict
+from spatialevo.dge import DGE, Question, Verdict
 from spatialevo.dge.tasks.common import join_components
 
 _DIRECTION_AXES = (("up", "down"), ("front", "back"), ("left", "right"))
@@ -110,5 +111,19 @@ class OracleQuestioner:
     def __init__(self, seed: int = 0):
         self.rng = np.random.default_rng(seed)
 
-    def propose(self, dge: DGE, task: str) -> str:
-        return dge.sample(task, self.rng).to_json()
+    def propose(self, dge: DGE, task: str, frames: Sequence[str] | None = None, max_tries: int = 5000) -> str:
+        """JSON of a valid question of ``task``; with ``frames`` (the images shown), about those
+        images, written as image numbers 1, 2 (the last draw, possibly invalid, when none is found)."""
+        if not frames:
+            return dge.sample(task, self.rng).to_json()
+        t = dge.task(task)
+        n = t.n_frames
+        q = None
+        for _ in range(max_tries):
+            d = t.draw(dge.index, self.rng)
+            q = Question(d.task, d.objects, tuple(frames[:n]), d.params)
+            if dge.evaluate(q).valid:
+                break
+        out = q.to_dict()
+        out["frames"] = list(range(1, n + 1))
+        return json.dumps(out)

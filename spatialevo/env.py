@@ -120,6 +120,10 @@ class SpatialEvoEnv(gym.Env):
         self._state: dict[str, Any] = {}
 
     # -- helpers --------------------------------------------------------------------------------
+    def dge_of(self, scene_id: str) -> DGE:
+        """The DGE of a scene this env has used (by ``info["scene_id"]``), e.g. for scripted agents."""
+        return self._dges[scene_id]
+
     def _dge(self, scene: Scene) -> DGE:
         dge = self._dges.get(scene.scene_id)
         if dge is None or dge.scene is not scene:

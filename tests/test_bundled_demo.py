@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from spatialevo import load_scene
@@ -35,7 +36,12 @@ def test_bundled_scenes_load_with_frames_and_mesh():
 def test_demo_end_to_end(tmp_path):
     from spatialevo.demo import run_demo
 
-    assert run_demo(tmp_path, every=6) == 0
+    assert run_demo(tmp_path, every=6, episodes=120) == 0
+    play = json.loads((tmp_path / "selfplay.json").read_text())
+    assert play["episodes"] == 120 and play["mean_questioner_reward"] == pytest.approx(1.0, abs=0.35)
+    assert sum(r["episodes"] for r in play["tasks"].values()) == 120
+    qa = (tmp_path / "qa" / "data.jsonl").read_text().splitlines()
+    assert len(qa) == 4 * 16 * 2 and all(json.loads(x)["answer_text"] for x in qa)
     rows = json.loads((tmp_path / "summary.json").read_text())
     assert [r["scene"] for r in rows] == [r.name for r in load_recipes()]
     for r in rows:
