@@ -162,3 +162,11 @@ def test_selfplay_round_with_images() -> None:
     obs, info = env.reset(seed=5)
     assert obs["role"] == 0 and info["task"] in obs["prompt"] and re.search(r"JSON", obs["prompt"])
     assert obs["image_count"] >= 1 and obs["images"][: obs["image_count"]].any()
+
+
+def test_docs_env_example_runs() -> None:
+    from pathlib import Path
+
+    src = (Path(__file__).resolve().parents[1] / "docs" / "env.md").read_text()
+    code = re.search(r"```python\n(.*?)```", src, re.S).group(1)
+    exec(compile(code, "docs/env.md", "exec"), {})
