@@ -229,7 +229,7 @@ class SpatialEvoEnv(gym.Env):
             raise RuntimeError("the episode has ended; call reset()")
         base = {"scene_id": st["scene"].scene_id, "task": st["task"], "frames": list(st["frames"])}
         if st["role"] == ROLE_QUESTIONER:
-            q, err = read_question(action, st["frames"], st["task"])
+            q, err = read_question(action, st["frames"])
             verdict = self._dge(st["scene"]).evaluate(q) if q is not None else None
             reward, parts = self._qreward(st["scene"].scene_id, st["task"], q, verdict)
             info = {**base, "reward_parts": parts, "error": err, "question": q, "verdict": verdict}

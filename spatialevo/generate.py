@@ -193,7 +193,7 @@ def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
         bar.close()
     meta = {"chunks": n_chunks, "units": len(units), "seed": cfg.seed, "tasks": list(cfg.tasks), "per_task": cfg.per_task, "scenes": source.names}
     _atomic_write(out / "manifest.json", json.dumps(meta, indent=1, sort_keys=True).encode())
-    return {"written": written, "no_question": empty, "scenes_skipped": source.skipped, "chunks_done": len(mine) - len(todo) + len(todo)}
+    return {"written": written, "no_question": empty, "scenes_skipped": source.skipped, "chunks": len(mine), "chunks_skipped_as_done": len(mine) - len(todo)}
 
 
 def merge(out: Path) -> Path:

@@ -90,7 +90,7 @@ def _json_object(text: str) -> tuple[dict[str, Any] | None, str, str]:
     return None, "", "no JSON object found in the questioner output"
 
 
-def read_question(output: Any, shown_frames: Sequence[str], task_hint: str | None = None) -> tuple[Question | None, str]:
+def read_question(output: Any, shown_frames: Sequence[str]) -> tuple[Question | None, str]:
     """Parse a questioner output into a :class:`Question`; ``(None, error)`` when it cannot.
 
     ``frames`` in the JSON may be omitted (the shown images are used), or given as image numbers
