@@ -217,7 +217,7 @@ class SpatialEvoEnv(gym.Env):
             text = render(question, rng=self.np_random)
         except TemplateError:
             text = question.to_json()
-        st.update(role=ROLE_SOLVER, question=question, verdict=verdict, question_text=text)
+        st.update(role=ROLE_SOLVER, question=question, verdict=verdict)
         info = {**info, "question": question, "question_text": text, "verdict": verdict, "ground_truth": _truth(verdict)}
         return self._obs(ROLE_SOLVER, solver_prompt(text, len(st["frames"]))), info
 

@@ -55,6 +55,8 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from spatialevo.dge.verdict import REASON_CODES
+
 __all__ = [
     "COMPONENT_ORDER",
     "KINDS",
@@ -75,12 +77,11 @@ KINDS: tuple[str, ...] = ("number", "integer", "choice", "direction")
 #: the ten MRA thresholds 0.50, 0.55, …, 0.95 (public benchmark convention; pinned, not eleven)
 MRA_THRESHOLDS: tuple[float, ...] = tuple(round(0.50 + 0.05 * i, 2) for i in range(10))
 _MRA_EPS = 1e-9
-#: canonical order of components in a compound direction (mirrors the DGE's tasks)
+#: canonical order of components in a compound direction (the DGE's answers use it too)
 COMPONENT_ORDER: tuple[str, ...] = ("up", "down", "front", "back", "left", "right", "turn-left", "turn-right")
 _OPPOSITE = (("up", "down"), ("front", "back"), ("left", "right"), ("turn-left", "turn-right"))
-#: reason codes of invalid questions (mirrors ``verdict.REASON_CODES``; used to reject answers naming several)
-_KNOWN_REASONS = ("label_absent", "ambiguous_label", "same_object", "not_visible", "too_close", "near_boundary", "near_tie",
-                  "no_height_difference", "no_motion", "no_frames", "frame_missing", "room_unknown", "malformed")
+#: reason codes of invalid questions (used to reject answers naming several)
+_KNOWN_REASONS = REASON_CODES
 #: returned by :func:`parse_answer` when the answer cannot be read without guessing
 UNPARSABLE = "unparsable"
 

@@ -9,13 +9,12 @@ import numpy as np
 from spatialevo.dge.geometry import DIRECTIONS_8, camera_heading, direction_8way, egocentric_angle
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
+from spatialevo.dge.scoring import COMPONENT_ORDER
 from spatialevo.dge.tasks.base import Resolved, Task, pick
 from spatialevo.dge.verdict import Reason, Verdict
 
 #: camera-frame axes (OpenCV: x right, y down, z forward) → (negative name, positive name)
 AXIS_NAMES = ((0, "left", "right"), (1, "up", "down"), (2, "front", "back"))
-#: canonical order of components in a compound answer
-COMPONENT_ORDER = ("up", "down", "front", "back", "left", "right", "turn-left", "turn-right")
 
 
 def reference_pair(index: SceneIndex, r: Resolved) -> tuple[np.ndarray, np.ndarray, int]:
