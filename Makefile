@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	@# torch 2.13.0 first: a CPU wheel already on disk here (only the training extras use it)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[dev,train]"
 	@touch $@
 
 setup: $(VENV)/.installed

@@ -1,18 +1,25 @@
 """Dataset generation: scenes in → verified QA records out (``spatialevo generate``).
 
 Work is a deterministic list of *units* ``(scene, task, k)`` for every scene, task and
-``k < per_task``; unit ``u`` draws its question with ``make_rng(seed, u)`` only, so a record never
-depends on which other units ran, on the order, on sharding or on restarts. Units are grouped in
-chunks of ``chunk`` units; a chunk is written to ``<out>/parts/part-<c>.jsonl`` atomically
-(temporary file + rename) once complete. A rerun skips the chunks already written, so killing the
-command and running it again finishes the rest with no duplicated or missing record. ``--shard i/n``
-processes the chunks with ``c % n == i``; the union of all shards is the unsharded run.
-``--merge`` (default on for unsharded runs) concatenates the parts into ``<out>/data.jsonl``.
+``k < per_task``. For each scene and task a *pool* of distinct valid questions is drawn once with a
+generator seeded by ``(seed, scene name, task)`` only, and unit ``k`` takes pool entry ``k`` (its
+rendering uses a generator seeded by ``(seed, scene name, task, k)``). So a record never depends on
+which other units ran, on the order, on sharding, on restarts or on the other scenes of the folder.
+Units are grouped in chunks of ``chunk`` units; a chunk is written to
+``<out>/parts/part-<c>.jsonl`` atomically (temporary file + rename) once complete. A rerun skips
+the chunks already written, so killing the command and running it again finishes the rest with no
+duplicated or missing record. ``--shard i/n`` processes the chunks with ``c % n == i``; the union of
+all shards is the unsharded run. ``--merge`` (default on for unsharded runs) concatenates the parts
+into ``<out>/data.jsonl``.
 
-Answers are balanced: for tasks with a fixed option list, unit ``k`` targets option
-``k mod |options|`` (rejection sampling, falling back to any valid question when the scene has
-none with that answer). Images (the question's frames, or context frames for scene tasks) are
-written once per scene and frame as ``<out>/images/<scene>/<frame>.png``.
+Answers are balanced: for tasks with a fixed option list the pool holds up to
+``ceil(per_task / |options|)`` questions per answer and is read round-robin over the answers, so
+unit ``k`` has answer ``k mod |options|`` whenever the scene has enough questions with each answer
+(answers a scene cannot produce are skipped). Pool entries are uniform draws from the task's valid
+questions with that answer. When a scene has fewer distinct valid questions than ``per_task`` (e.g.
+``room_size`` has one), the pool is reused from the start (``repeated`` in the returned counts).
+Images (the question's frames, or context frames for scene tasks) are written once per scene and
+frame as ``<out>/images/<scene>/<frame>.png``.
 """
 
 from __future__ import annotations
@@ -25,10 +32,13 @@ import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from math import ceil
 from pathlib import Path
 from typing import Any
 
-from spatialevo.dge import DGE, TASK_NAMES, TASKS, NoValidQuestionError, Question, TemplateError, make_rng, render
+import numpy as np
+
+from spatialevo.dge import DGE, TASK_NAMES, TASKS, Question, TemplateError, Verdict, render
 from spatialevo.errors import SpatialEvoError
 from spatialevo.sources import SceneSource, make_source
 
@@ -51,7 +61,10 @@ class GenerateConfig:
     shard: tuple[int, int] = (0, 1)
     chunk: int = 64
     images: bool = True
-    max_tries: int = 400
+    #: candidate draws per record allowed when building a pool (rare answers stop being sought after that)
+    draws_per_record: int = 60
+    #: stop building a pool after this many draws in a row that brought no new question
+    patience: int = 300
 
 
 def _tmp_path(path: Path, out: Path) -> Path:
@@ -75,29 +88,69 @@ def _out_of(path: Path) -> Path:
     return path.parent.parent if path.parent.name in ("parts", "images") else path.parent
 
 
-def _target(task: str, k: int) -> str | None:
+def answer_options(task: str) -> tuple[str, ...] | None:
+    """The fixed answer options a task is balanced over (``None``: open answers)."""
     from spatialevo.dge.geometry import DIRECTIONS_8
 
-    opts = FIXED_OPTIONS.get(task) or (DIRECTIONS_8 if task.startswith("position_cam") else None)
-    return None if opts is None else opts[k % len(opts)]
+    return FIXED_OPTIONS.get(task) or (DIRECTIONS_8 if task.startswith("position_cam") else None)
 
 
-def make_record(dge: DGE, scene_name: str, task: str, unit: int, k: int, cfg: GenerateConfig) -> dict[str, Any] | None:
-    """The record of one unit (``None`` when the scene has no valid question of the task)."""
-    rng = make_rng(cfg.seed, unit)
-    target = _target(task, k)
-    q: Question | None = None
-    try:
-        for _ in range(cfg.max_tries if target else 1):
-            cand = dge.sample(task, rng, max_tries=2000)
-            if q is None:
-                q = cand
-            if target is None or dge.evaluate(cand).answer_text == target:
-                q = cand
+def _name_key(*parts: str) -> list[int]:
+    """Stable 32-bit words from names (seed material independent of scene order and of Python's hash)."""
+    h = hashlib.sha256("/".join(parts).encode()).digest()
+    return [int.from_bytes(h[i : i + 4], "little") for i in range(0, 16, 4)]
+
+
+def build_pool(dge: DGE, scene_name: str, task: str, cfg: GenerateConfig) -> list[tuple[Question, Verdict]]:
+    """Distinct valid questions of ``task`` in a scene with their verdicts, in record order.
+
+    Candidates are drawn from the task's question space with a generator seeded by ``(cfg.seed,
+    scene_name, task)``; each distinct candidate is evaluated once. Drawing stops when every answer
+    bucket holds ``ceil(per_task / |buckets|)`` questions, after ``draws_per_record * per_task``
+    draws, or after ``patience`` draws in a row without a new question. The result interleaves the
+    buckets round-robin (empty buckets are skipped).
+    """
+    t = dge.task(task)
+    if t.n_frames and not dge.index.frames:
+        return []
+    rng = np.random.default_rng([int(cfg.seed) & 0xFFFFFFFF, *_name_key(scene_name, task)])
+    opts = answer_options(task)
+    buckets: dict[str | None, list[tuple[Question, Verdict]]] = {o: [] for o in opts} if opts else {None: []}
+    want = ceil(cfg.per_task / len(buckets))
+    open_buckets = len(buckets)
+    seen: set[tuple] = set()
+    stale = 0
+    for _ in range(cfg.draws_per_record * cfg.per_task):
+        q = t.draw(dge.index, rng)
+        key = None if q is None else q.key()
+        if key is None or key in seen:
+            stale += 1
+            if stale >= cfg.patience:
                 break
-    except NoValidQuestionError:
+            continue
+        stale = 0
+        seen.add(key)
+        v = t.evaluate(dge.index, q)
+        if not v.valid:
+            continue
+        bucket = buckets.get(v.answer_text if opts else None)
+        if bucket is None or len(bucket) >= want:
+            continue
+        bucket.append((q, v))
+        if len(bucket) == want:
+            open_buckets -= 1
+            if open_buckets == 0:
+                break
+    lists = [b for b in buckets.values() if b]
+    return [b[j] for j in range(want) for b in lists if j < len(b)]
+
+
+def make_record(dge: DGE, scene_name: str, task: str, k: int, pool: list[tuple[Question, Verdict]], cfg: GenerateConfig) -> dict[str, Any] | None:
+    """The record of unit ``k`` of a scene and task (``None`` when the pool is empty)."""
+    if not pool:
         return None
-    v = dge.evaluate(q)
+    q, v = pool[k % len(pool)]
+    rng = np.random.default_rng([int(cfg.seed) & 0xFFFFFFFF, *_name_key(scene_name, task), k, 1])
     try:
         text = render(q, rng=rng)
     except TemplateError:
@@ -157,7 +210,8 @@ def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
     mine = [c for c in range(n_chunks) if c % n == i]
     todo = [c for c in mine if not (out / "parts" / f"part-{c:06d}.jsonl").exists()]
     dges: dict[int, DGE] = {}
-    written = empty = 0
+    pools: dict[tuple[int, str], list[tuple[Question, Verdict]]] = {}
+    written = empty = repeated = 0
     bar = None
     if progress:
         from tqdm import tqdm
@@ -174,14 +228,16 @@ def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
             dge = dges.get(s)
             if dge is None:
                 dges.clear()  # one scene's caches at a time
+                pools.clear()
                 dge = dges[s] = DGE(scene)
-            if TASKS[task].n_frames and not scene.frames:
-                empty += 1
-                continue
-            rec = make_record(dge, source.names[s], task, u, k, cfg)
+            pool = pools.get((s, task))
+            if pool is None:
+                pool = pools[(s, task)] = build_pool(dge, source.names[s], task, cfg)
+            rec = make_record(dge, source.names[s], task, k, pool, cfg)
             if rec is None:
                 empty += 1
                 continue
+            repeated += k >= len(pool)
             if cfg.images and rec["frames"]:
                 _write_images(source, s, source.names[s], rec["frames"], out)
             lines.append(json.dumps(rec, sort_keys=True, ensure_ascii=False))
@@ -193,7 +249,7 @@ def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
         bar.close()
     meta = {"chunks": n_chunks, "units": len(units), "seed": cfg.seed, "tasks": list(cfg.tasks), "per_task": cfg.per_task, "scenes": source.names}
     _atomic_write(out / "manifest.json", json.dumps(meta, indent=1, sort_keys=True).encode())
-    return {"written": written, "no_question": empty, "scenes_skipped": source.skipped, "chunks": len(mine), "chunks_skipped_as_done": len(mine) - len(todo)}
+    return {"written": written, "no_question": empty, "repeated": repeated, "scenes_skipped": source.skipped, "chunks": len(mine), "chunks_skipped_as_done": len(mine) - len(todo)}
 
 
 def merge(out: Path) -> Path:
@@ -279,8 +335,8 @@ def _run(args: Any) -> int:
             per_task=args.per_task, seed=args.seed, shard=shard, chunk=args.chunk, images=not args.no_images,
         )
         res = generate(cfg, progress=not args.quiet)
-        print(f"wrote {res['written']} records; {res['no_question']} units without a valid question; "
-              f"{len(res['scenes_skipped'])} scene(s) skipped")
+        print(f"wrote {res['written']} records ({res['repeated']} reuse a question: the scene had fewer distinct ones); "
+              f"{res['no_question']} units without a valid question; {len(res['scenes_skipped'])} scene(s) skipped")
         for path, reason in res["scenes_skipped"]:
             print(f"  skipped {path}: {reason}")
         if shard[1] > 1:

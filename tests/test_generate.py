@@ -42,11 +42,71 @@ def test_deterministic_and_verified(tmp_path) -> None:
 
 
 def test_answers_are_balanced(tmp_path) -> None:
-    rows = [json.loads(x) for x in run(tmp_path / "a", tasks=("visibility_compare", "position_cam_cam")).read_text().splitlines()]
+    rows = [json.loads(x) for x in run(tmp_path / "a", tasks=("visibility_compare", "position_cam_cam", "elevation_cam_cam")).read_text().splitlines()]
     vis = [r["answer_text"] for r in rows if r["task"] == "visibility_compare"]
     assert {"image1", "image2", "same", "neither"} <= set(vis)
     counts = np.unique([r["answer_text"] for r in rows if r["task"] == "position_cam_cam"], return_counts=True)[1]
     assert counts.max() <= 3 * counts.min()
+    # every bundled scene has both elevation answers in plenty: exactly half each, per scene
+    for scene in {r["scene_id"] for r in rows}:
+        elev = [r["answer_text"] for r in rows if r["task"] == "elevation_cam_cam" and r["scene_id"] == scene]
+        assert elev == ["higher", "lower"] * 4
+
+
+def test_pool_is_distinct_balanced_and_uniform_per_answer() -> None:
+    from spatialevo import load_scene
+    from spatialevo.bundled import bundled_scene_paths
+    from spatialevo.generate import answer_options, build_pool
+
+    path = bundled_scene_paths()[0]
+    dge = DGE(load_scene(path))
+    cfg = GenerateConfig(out=Path("unused"), per_task=24)
+    for task in ("position_cam_obj", "visibility_compare", "absolute_distance"):
+        pool = build_pool(dge, path.stem, task, cfg)
+        assert 0 < len(pool) <= 24
+        assert len({q.key() for q, _ in pool}) == len(pool)  # distinct questions
+        for q, v in pool:
+            assert dge.evaluate(q) == v and v.valid
+        opts = answer_options(task)
+        if opts:
+            answers = [v.answer_text for _, v in pool]
+            head = answers[: len(set(answers))]
+            assert len(set(head)) == len(head)  # round-robin over the answers the scene has
+    # the pool depends on (seed, scene name, task) only
+    a = build_pool(dge, path.stem, "absolute_distance", cfg)
+    assert [q for q, _ in a] == [q for q, _ in build_pool(dge, path.stem, "absolute_distance", cfg)]
+    assert [q for q, _ in a] != [q for q, _ in build_pool(dge, "other-name", "absolute_distance", cfg)]
+
+
+def test_records_do_not_depend_on_other_scenes(tmp_path) -> None:
+    from spatialevo.bundled import bundled_scene_paths
+
+    whole = [json.loads(x) for x in run(tmp_path / "all", per_task=4).read_text().splitlines()]
+    one = bundled_scene_paths()[2]
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / one.name).write_bytes(one.read_bytes())
+    alone = [json.loads(x) for x in run(tmp_path / "alone", scenes=str(folder), per_task=4).read_text().splitlines()]
+    assert alone and alone == [r for r in whole if r["id"].startswith(one.stem + "-")]
+
+
+def test_small_question_spaces_repeat_and_say_so(tmp_path) -> None:
+    res = generate(GenerateConfig(out=tmp_path / "r", tasks=("room_size",), per_task=3, images=False), progress=False)
+    assert res["written"] == 4 * 3 and res["repeated"] == 4 * 2  # one room_size question per scene
+
+
+def test_hugging_face_output(tmp_path) -> None:
+    datasets = pytest.importorskip("datasets")  # a 'train' extra; make test installs it
+    from spatialevo.generate import to_hf
+
+    data = run(tmp_path / "hf", per_task=3, images=True)
+    rows = [json.loads(x) for x in data.read_text().splitlines()]
+    ds = datasets.load_from_disk(str(to_hf(tmp_path / "hf")))
+    assert len(ds) == len(rows)
+    for rec, row in zip(ds, rows):
+        assert rec["id"] == row["id"] and rec["answer_text"] == row["answer_text"] and rec["images"] == row["images"]
+        assert json.loads(rec["question"]) == row["question"] and json.loads(rec["answer"]) == row["answer"]
+        assert all((tmp_path / "hf" / img).exists() for img in rec["images"])
 
 
 def test_shard_union_equals_unsharded(tmp_path) -> None:

@@ -44,6 +44,7 @@ class SceneIndex:
         self.frames: dict[str, Frame] = {f.id: f for f in scene.frames}
         self._dist: np.ndarray | None = None
         self._norm_cache: dict[str, str | None] = {}
+        self._vis: dict[str, np.ndarray] = {}
 
     # -- labels ---------------------------------------------------------------------------------
     def norm(self, label: str) -> str | None:
@@ -74,7 +75,10 @@ class SceneIndex:
 
     def visible(self, frame_id: str) -> np.ndarray:
         """(N,) visible fraction of every object in a frame (cached on the scene)."""
-        return visible_fractions(self.scene, self.frames[frame_id])
+        out = self._vis.get(frame_id)
+        if out is None:
+            out = self._vis[frame_id] = visible_fractions(self.scene, self.frames[frame_id])
+        return out
 
     def visible_depths(self, frame_id: str, obj: int) -> np.ndarray:
         """Camera-frame depths z (metres) of the visible surface samples of object ``obj`` in a frame."""
