@@ -22,13 +22,17 @@ def build_parser() -> argparse.ArgumentParser:
             "  spatialevo generate --out out/qa --per-task 100\n"
             "  spatialevo scene generate --seed 0 --count 2 --out out/rooms --topdown\n"
             "  spatialevo scene inspect path/to/scene0000_00 --topdown scene.png\n"
-            "  spatialevo scene render scenes/rect_small.npz --out out/render"
+            "  spatialevo scene render scenes/rect_small.npz --out out/render\n"
+            "  spatialevo pose train --synthetic 0,1,2,3 --out out/pose/adaptive.pt"
         ),
     )
     parser.add_argument("--version", action="version", version=f"spatialevo {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{scene,generate,demo}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{scene,generate,pose,evolve,eval,demo}")
     scene_cmd.add_parser(sub)
     generate_cmd.add_parser(sub)
+    _add_optional(sub, "pose", "spatialevo.pose.cli", "multi-scene camera-pose regression")
+    _add_optional(sub, "evolve", "spatialevo.train.cli", "self-evolution training of a VLM")
+    _add_optional(sub, "eval", "spatialevo.train.evaluate", "score a VLM checkpoint as a solver")
     d = sub.add_parser(
         "demo",
         help="run the main job on the bundled scenes",
@@ -39,6 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--every", type=int, default=1, help="render every k-th frame")
     d.set_defaults(func=_demo)
     return parser
+
+
+def _add_optional(sub: argparse._SubParsersAction, name: str, module: str, help_text: str) -> None:
+    """Register a subcommand that needs the 'train' extra; without it, the command says how to get it."""
+    import importlib
+
+    try:
+        add_parser = importlib.import_module(module).add_parser
+    except ImportError as exc:
+        reason = str(exc)
+        p = sub.add_parser(name, help=f"{help_text} (needs the 'train' extra)")
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=lambda args: _missing_extra(reason))
+        return
+    add_parser(sub)
+
+
+def _missing_extra(reason: str) -> int:
+    raise SpatialEvoError(f"this command needs the 'train' extra (pip install 'spatialevo[train]'): {reason}")
 
 
 def _demo(args: argparse.Namespace) -> int:

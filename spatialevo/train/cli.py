@@ -1,0 +1,45 @@
+"""``spatialevo evolve``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+EPILOG = """examples:
+  spatialevo evolve --config configs/cpu-smoke.yaml
+  spatialevo evolve --config configs/1gpu-3b.yaml --model /models/Qwen2.5-VL-3B-Instruct
+  accelerate launch --config_file configs/accelerate/zero3-8gpu.yaml -m spatialevo.train --config configs/8gpu-7b-zero3.yaml
+
+Rerunning the same command after an interruption resumes from the last checkpoint in output_dir
+(model, optimizer, LR schedule, curriculum and stream position).
+"""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("evolve", help="self-evolution training of a VLM (questioner + solver, GRPO)", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Train one VLM as questioner and solver against the DGE with TRL's GRPOTrainer (see docs/training.md).")
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="YAML run config (see configs/)")
+    p.add_argument("--model", default=None, help="override: local checkpoint path, or 'tiny'")
+    p.add_argument("--output-dir", default=None, help="override: output folder")
+    p.add_argument("--max-steps", type=int, default=None, help="override: optimiser steps")
+    p.add_argument("--no-resume", action="store_true", help="start fresh even if output_dir has checkpoints")
+
+
+def run(args: Any) -> int:
+    from spatialevo.train.config import load_config
+    from spatialevo.train.launcher import evolve
+
+    over = {"model": args.model, "output_dir": args.output_dir, "max_steps": args.max_steps}
+    if args.no_resume:
+        over["resume"] = False
+    cfg = load_config(args.config, **over)
+    res = evolve(cfg)
+    print(json.dumps({k: v for k, v in res.items() if k not in ("scheduler", "log_history")}))
+    return 0

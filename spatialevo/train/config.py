@@ -1,0 +1,112 @@
+"""The evolve run configuration (``configs/<name>.yaml``).
+
+Top-level keys (all optional except ``output_dir``):
+
+``model``        ``"tiny"`` (a tiny random Qwen2.5-VL built offline, for smoke tests) or the path
+                 of a local transformers VLM checkpoint (Qwen2.5-VL family by default).
+``scenes``       ``"bundled"``, ``"synthetic"`` or a folder of scenes (any layout).
+``output_dir``   checkpoints, logs and the final model.
+``seed``         run seed (rows, sampling, initialisation).
+``max_steps``    optimiser steps.
+``image_size``   side of the square images shown to the policy, pixels.
+``advantage``    ``"grpo"`` (sum the rewards, then normalise per group) or ``"gdpo"`` (normalise
+                 each reward per group, then sum: decoupled, for the questioner's multi-part reward).
+``scheduler``    ``{kind: adaptive|uniform, temperature, floor, momentum}``.
+``roles``        roles of consecutive rows, cycled: ``[questioner, solver]`` (default) or
+                 ``[solver]`` (solver-only training).
+``questions``    a ``data.jsonl`` written by ``spatialevo generate`` on the same ``scenes``: a
+                 fixed question set for the solver rows, used in order.
+``pose_aux``     optional auxiliary pose loss on the vision features (``spatialevo.pose``):
+                 ``{weight: 0.1, hidden: 256, penalty: 4.0, lr: 1.0e-4}``; absent: off.
+``resume``       ``true`` (default): continue from the last checkpoint in ``output_dir`` if any.
+``threads``      torch CPU threads (default: leave torch's choice).
+``grpo``         keyword arguments of ``trl.GRPOConfig`` (batch size, generations, lengths,
+                 learning rate, ``save_steps``, ``report_to``, ``deepspeed``, vLLM options, …).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spatialevo.errors import SpatialEvoError
+
+ADVANTAGES = ("grpo", "gdpo")
+
+
+@dataclass
+class EvolveConfig:
+    """See the module docstring for each field."""
+
+    output_dir: str
+    model: str = "tiny"
+    scenes: str = "bundled"
+    seed: int = 0
+    max_steps: int = 100
+    image_size: int = 224
+    advantage: str = "grpo"
+    scheduler: dict[str, Any] = field(default_factory=lambda: {"kind": "adaptive"})
+    roles: list[str] = field(default_factory=lambda: ["questioner", "solver"])
+    questions: str | None = None
+    pose_aux: dict[str, Any] | None = None
+    resume: bool = True
+    threads: int | None = None
+    grpo: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.advantage not in ADVANTAGES:
+            raise SpatialEvoError(f"advantage must be one of {ADVANTAGES}, got {self.advantage!r}")
+        if int(self.max_steps) < 1 or int(self.image_size) < 28:
+            raise SpatialEvoError("max_steps must be >= 1 and image_size >= 28")
+        for key in ("output_dir", "max_steps", "seed", "reward_weights", "multi_objective_aggregation"):
+            if key in self.grpo:
+                raise SpatialEvoError(f"set {key!r} at the top level of the config, not under grpo: (spatialevo sets it)")
+        if not isinstance(self.grpo, dict) or not isinstance(self.scheduler, dict):
+            raise SpatialEvoError("grpo and scheduler must be mappings")
+        if self.pose_aux is not None:
+            unknown = sorted(set(self.pose_aux) - {"weight", "hidden", "penalty", "lr"})
+            if not isinstance(self.pose_aux, dict) or unknown:
+                raise SpatialEvoError(f"pose_aux takes weight, hidden, penalty, lr; got {self.pose_aux!r}")
+            if float(self.pose_aux.get("weight", 0.1)) <= 0:
+                raise SpatialEvoError("pose_aux.weight must be > 0 (remove pose_aux to turn it off)")
+
+    def check_model(self) -> Path | None:
+        """The local checkpoint folder (``None`` for ``"tiny"``).
+
+        Raises:
+            SpatialEvoError: the folder does not exist.
+        """
+        if self.model == "tiny":
+            return None
+        path = Path(self.model).expanduser()
+        if not (path / "config.json").is_file():
+            raise SpatialEvoError(f"model checkpoint not found: {self.model} (a local folder with config.json; nothing is downloaded)")
+        return path
+
+
+def load_config(path: str | Path, **overrides: Any) -> EvolveConfig:
+    """Read a YAML config; ``overrides`` replace top-level keys.
+
+    Raises:
+        SpatialEvoError: a missing file, bad YAML, or an unknown key (named).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise SpatialEvoError(f"config not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SpatialEvoError(f"{p}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise SpatialEvoError(f"{p}: the config must be a mapping")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(EvolveConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SpatialEvoError(f"{p}: unknown key(s) {unknown}; known: {sorted(known)}")
+    if "output_dir" not in data:
+        raise SpatialEvoError(f"{p}: output_dir is required")
+    return EvolveConfig(**data)

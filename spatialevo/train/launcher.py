@@ -1,0 +1,260 @@
+"""``spatialevo evolve``: one shared-policy VLM trained with TRL's ``GRPOTrainer`` as questioner and solver.
+
+The launcher wires spatialevo's parts into the stable TRL API and adds nothing to the engine:
+the row stream (:mod:`spatialevo.train.stream`) is the training dataset (a ``datasets``
+``IterableDataset``), the DGE rewards (:mod:`spatialevo.train.rewards`) are the reward functions,
+and :class:`StateCallback` saves and restores the curriculum and stream state with every
+checkpoint. Multi-GPU and multi-node runs use accelerate (DDP, DeepSpeed ZeRO-3, FSDP) through
+``accelerate launch`` with the same config; vLLM generation is a ``grpo:`` option of TRL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from spatialevo.errors import SpatialEvoError
+from spatialevo.train.config import EvolveConfig
+
+log = logging.getLogger(__name__)
+STATE_FILE = "spatialevo_state.json"
+POSE_HEAD_FILE = "pose_head.pt"
+
+
+def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, trl)
+    from transformers import TrainerCallback
+    from trl import GRPOTrainer
+
+    class EvolveTrainer(GRPOTrainer):
+        """``GRPOTrainer`` that restores Qwen2.5-VL weights on resume.
+
+        transformers' ``Trainer._load_from_checkpoint`` loads ``model.safetensors`` with
+        ``strict=False``; the checkpoint holds the legacy Qwen2.5-VL key names, so nothing but the
+        LM head would load and training would silently restart from the initial weights. Loading
+        through ``from_pretrained`` applies the key conversion.
+        """
+
+        pose_head: Any = None  #: a VisionPoseHead when the auxiliary pose loss is on
+        pose_cfg: dict = {}
+        pose_scene: dict = {}  #: stream scene index → head scene index
+
+        def _load_from_checkpoint(self, resume_from_checkpoint, model=None):  # noqa: ANN001, ANN202
+            target = self.accelerator.unwrap_model(self.model if model is None else model)
+            loaded = type(target).from_pretrained(resume_from_checkpoint, dtype=target.dtype)
+            target.load_state_dict(loaded.state_dict(), strict=True)
+            del loaded
+
+        # -- auxiliary pose loss (spatialevo.pose.VisionPoseHead on the vision features) --------
+        def create_optimizer(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+            opt = super().create_optimizer(*args, **kwargs)
+            if self.pose_head is not None:
+                opt.add_param_group({"params": list(self.pose_head.parameters()), "lr": float(self.pose_cfg.get("lr", 1e-4)), "weight_decay": 0.0})
+            return opt
+
+        def _generate_and_score_completions(self, inputs):  # noqa: ANN001, ANN202
+            out = super()._generate_and_score_completions(inputs)
+            if self.pose_head is not None:
+                import torch
+
+                n = len(inputs)
+                targets = torch.zeros(n, 2, 4, 4)
+                scenes = torch.full((n, 2), -1, dtype=torch.long)
+                for i, row in enumerate(inputs):
+                    for j, pose in enumerate(json.loads(row["poses"])[:2]):
+                        targets[i, j] = torch.tensor(pose).reshape(4, 4)
+                        scenes[i, j] = self.pose_scene[int(row["scene"])]
+                device = out["prompt_ids"].device
+                out["pose_targets"], out["pose_scenes"] = targets.to(device), scenes.to(device)
+            return out
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001, ANN201
+            loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            if self.pose_head is None or inputs.get("pixel_values") is None or "pose_scenes" not in inputs:
+                return loss
+            from spatialevo.pose.vlm import qwen_image_features
+
+            feats = qwen_image_features(self.accelerator.unwrap_model(model), inputs["pixel_values"], inputs["image_grid_thw"])
+            keep = inputs["pose_scenes"] >= 0  # row-major: the rows' images in order
+            scenes = inputs["pose_scenes"][keep].tolist()
+            if len(scenes) != len(feats):
+                raise SpatialEvoError(f"pose head: {len(feats)} images but {len(scenes)} pose targets in the batch")
+            aux = self.pose_head.loss(feats, inputs["pose_targets"][keep], scenes, penalty=float(self.pose_cfg.get("penalty", 4.0)))
+            self._metrics["train"]["pose/aux_loss"].append(float(aux.detach()))
+            return loss + float(self.pose_cfg.get("weight", 0.1)) * aux
+
+    class StateCallback(TrainerCallback):
+        """Saves the stream + curriculum state in each checkpoint; restores it on resume."""
+
+        def __init__(self, stream: Any, resume_from: str | None, pose_head: Any = None):
+            self.stream, self.resume_from, self.pose_head = stream, resume_from, pose_head
+
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
+            if self.resume_from:
+                path = Path(self.resume_from) / STATE_FILE
+                if not path.is_file():
+                    raise SpatialEvoError(f"checkpoint {self.resume_from} has no {STATE_FILE}; cannot restore the curriculum")
+                self.stream.load_state_dict(json.loads(path.read_text()))
+                if self.pose_head is not None:
+                    import torch
+
+                    head = Path(self.resume_from) / POSE_HEAD_FILE
+                    if not head.is_file():
+                        raise SpatialEvoError(f"checkpoint {self.resume_from} has no {POSE_HEAD_FILE} but pose_aux is on")
+                    self.pose_head.load_state_dict(torch.load(head, map_location="cpu", weights_only=True))
+
+        def on_save(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
+            if state.is_world_process_zero:
+                folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                folder.mkdir(parents=True, exist_ok=True)
+                if self.pose_head is not None:
+                    import torch
+
+                    torch.save(self.pose_head.state_dict(), folder / (POSE_HEAD_FILE + ".tmp"))
+                    (folder / (POSE_HEAD_FILE + ".tmp")).replace(folder / POSE_HEAD_FILE)
+                tmp = folder / (STATE_FILE + ".tmp")  # written last: its presence marks a complete checkpoint
+                tmp.write_text(json.dumps(self.stream.state_dict()))
+                tmp.replace(folder / STATE_FILE)
+
+    return EvolveTrainer, StateCallback
+
+
+def last_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest complete ``checkpoint-N`` folder (with the stream state) in ``output_dir``."""
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return None
+    done = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and (p / STATE_FILE).is_file()]
+    return str(max(done, key=lambda p: int(p.name.split("-")[-1]))) if done else None
+
+
+def read_questions(path: str | Path, source: Any) -> list[tuple[int, str]]:
+    """``(scene index, question JSON)`` of each record of a ``spatialevo generate`` jsonl.
+
+    Raises:
+        SpatialEvoError: a missing file, a bad line, or a record whose scene is not in ``source``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise SpatialEvoError(f"questions file not found: {p}")
+    by_id: dict[str, int] = {}
+    for i, name in enumerate(source.names):
+        scene = source.get(i)
+        if scene is not None:
+            by_id[scene.scene_id] = i
+            by_id.setdefault(name, i)
+    out = []
+    for n, line in enumerate(p.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            scene, question = by_id.get(rec["scene_id"]), rec["question"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise SpatialEvoError(f"{p}:{n}: not a generate record ({exc})") from None
+        if scene is None:
+            raise SpatialEvoError(f"{p}:{n}: scene {rec['scene_id']!r} is not among the configured scenes")
+        out.append((scene, json.dumps(question, sort_keys=True)))
+    if not out:
+        raise SpatialEvoError(f"{p}: no questions")
+    return out
+
+
+def model_path(cfg: EvolveConfig) -> str:
+    """The checkpoint to train: ``cfg.model``, or the tiny model built into ``<output_dir>/tiny-model``."""
+    local = cfg.check_model()
+    if local is not None:
+        return str(local)
+    path = Path(cfg.output_dir) / "tiny-model"
+    if not (path / "config.json").is_file():
+        from spatialevo.train.tiny import make_tiny_qwen25vl
+
+        make_tiny_qwen25vl(path, seed=cfg.seed)
+    return str(path)
+
+
+def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
+    """(trainer, stream, rewards, checkpoint to resume from) for a config."""
+    import datasets
+    import torch
+    from accelerate import PartialState
+    from trl import GRPOConfig
+
+    from spatialevo.curriculum import make_scheduler
+    from spatialevo.dge import TASK_NAMES
+    from spatialevo.sources import make_source
+    from spatialevo.train.processor import load_processor
+    from spatialevo.train.rewards import SelfPlayRewards
+    from spatialevo.train.stream import SelfPlayStream
+
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    with PartialState().main_process_first():  # one process builds the tiny model, the others wait
+        path = model_path(cfg)
+    processor = load_processor(path)
+    sched_kw = dict(cfg.scheduler)
+    scheduler = make_scheduler(sched_kw.pop("kind", "adaptive"), TASK_NAMES, **sched_kw)
+    source = make_source(cfg.scenes)
+    questions = read_questions(cfg.questions, source) if cfg.questions else None
+    stream = SelfPlayStream(source, scheduler, seed=cfg.seed, image_size=cfg.image_size, roles=cfg.roles, questions=questions)
+    rewards = SelfPlayRewards(stream)
+    funcs, weights = rewards.functions(split=cfg.advantage == "gdpo")
+    ds = datasets.IterableDataset.from_generator(stream.__iter__)
+    grpo = {"use_cpu": not torch.cuda.is_available(), "bf16": torch.cuda.is_available(), "report_to": "tensorboard",
+            "logging_steps": 1, "save_strategy": "steps", "save_steps": 50, "shuffle_dataset": False,
+            "ignore_data_skip": True, "remove_unused_columns": False, **cfg.grpo}
+    args = GRPOConfig(
+        output_dir=cfg.output_dir, max_steps=int(cfg.max_steps), seed=int(cfg.seed), reward_weights=weights,
+        multi_objective_aggregation="normalize_then_sum" if cfg.advantage == "gdpo" else "sum_then_normalize", **grpo,
+    )
+    resume = last_checkpoint(cfg.output_dir) if cfg.resume else None
+    EvolveTrainer, StateCallback = _trainer_classes()
+    head = _pose_head(cfg, path, stream) if cfg.pose_aux is not None else None
+    if head is not None:
+        EvolveTrainer.pose_head, EvolveTrainer.pose_cfg = head, dict(cfg.pose_aux)
+        EvolveTrainer.pose_scene = {s: k for k, s in enumerate(stream.usable)}
+    trainer = EvolveTrainer(model=path, reward_funcs=funcs, args=args, train_dataset=ds, processing_class=processor,
+                            callbacks=[StateCallback(stream, resume, head)])
+    if head is not None:
+        head.to(trainer.accelerator.device)
+    return trainer, stream, rewards, resume
+
+
+def _pose_head(cfg: EvolveConfig, path: str, stream: Any) -> Any:
+    """A :class:`~spatialevo.pose.VisionPoseHead` for the stream's scenes (translation statistics
+    from all their frames) on the policy's vision feature width."""
+    import numpy as np
+    from transformers import AutoConfig
+
+    from spatialevo.pose.vlm import VisionPoseHead
+
+    mcfg = AutoConfig.from_pretrained(path)
+    vision = getattr(mcfg, "vision_config", None)
+    dim = getattr(vision, "out_hidden_size", None) or getattr(vision, "hidden_size", None)
+    if dim is None:
+        raise SpatialEvoError(f"pose_aux: cannot tell the vision feature width of {path} (no vision_config.out_hidden_size)")
+    names = [stream.source.names[i] for i in stream.usable]
+    head = VisionPoseHead(int(dim), names, hidden=int(cfg.pose_aux.get("hidden", 256)))
+    for k, i in enumerate(stream.usable):
+        head.set_translation_stats(k, np.stack([f.T_wc for f in stream.source.get(i).frames]))
+    return head
+
+
+def evolve(cfg: EvolveConfig) -> dict[str, Any]:
+    """Run (or resume) a self-evolution run; returns the final step, the resumed checkpoint, the
+    curriculum state and the logged metrics (``log_history``)."""
+    trainer, stream, _rewards, resume = build(cfg)
+    if resume:
+        log.info("resuming from %s", resume)
+        print(f"resuming from {resume}")
+    trainer.train(resume_from_checkpoint=resume)
+    final = Path(cfg.output_dir) / "final"
+    trainer.save_model(str(final))
+    # each rank's stream state at the end: equal on every rank when the rows were the same
+    rank = trainer.accelerator.process_index
+    ranks = Path(cfg.output_dir) / "ranks"
+    ranks.mkdir(parents=True, exist_ok=True)
+    (ranks / f"stream_state_rank{rank}.json").write_text(json.dumps(stream.state_dict(), sort_keys=True))
+    return {"global_step": trainer.state.global_step, "resumed_from": resume, "final": str(final),
+            "scheduler": stream.scheduler.state_dict(), "log_history": list(trainer.state.log_history)}

@@ -1,0 +1,167 @@
+"""Reward functions for TRL's ``GRPOTrainer``, computed by the DGE only (SPEC §6).
+
+:func:`make_reward_functions` returns ``[questioner_reward, solver_reward]``. TRL calls each with
+``prompts``, ``completions``, ``completion_ids`` and the dataset columns (``role``, ``scene``,
+``task``, ``frames``, ``question``) as keyword lists; each returns a float for the rows of its
+role and ``None`` for the others (TRL then leaves those rows to the other function).
+
+After scoring, the results are gathered across ranks (``accelerate.utils.gather_object`` when
+a distributed run is initialised) and the same updates are applied on every rank: validated
+questions of the scheduled task go to the stream's buffer for the next solver rows, solver
+scores update the task scheduler. Metrics (per-task solver accuracy, questioner validity rate,
+reward parts) are logged through TRL's ``log_metric``.
+
+The questioner reward is the environment's (``novelty × (0.2·format + 0.5·valid + 0.3·match)``).
+SPEC §6's group *informativeness* needs the solvers' answers to the same question, which arrive
+one step later in this loop; it is not part of this reward yet (see docs/training.md).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from spatialevo.dge import Question
+from spatialevo.prompts import read_question
+from spatialevo.rewards import QuestionerReward, solver_reward
+from spatialevo.train.stream import SelfPlayStream
+
+
+def _text(completion: Any) -> str:
+    """A TRL completion (a string, or a list of chat messages) → its text."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and completion and isinstance(completion[-1], dict):
+        content = completion[-1].get("content", "")
+        if isinstance(content, list):
+            return "".join(c.get("text", "") for c in content if isinstance(c, dict))
+        return str(content)
+    return str(completion)
+
+
+def _gather(items: list) -> list:
+    """Concatenate ``items`` over all ranks (rank order); the identity in a single process."""
+    try:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            from accelerate.utils import gather_object
+
+            return list(gather_object(items))
+    except ImportError:
+        pass
+    return items
+
+
+class SelfPlayRewards:
+    """The two reward functions and the shared state they update (see module docstring)."""
+
+    def __init__(self, stream: SelfPlayStream):
+        self.stream = stream
+        self.questioner = QuestionerReward()
+        self.history: list[dict[str, Any]] = []  # per call: role, task, reward, parts (for tests / logs)
+        self.seconds = 0.0  #: time spent in the reward functions (parsing, DGE, scoring), for benchmarks
+
+    def questioner_reward(self, prompts: Sequence[Any], completions: Sequence[Any], role: Sequence[str], scene: Sequence[int],
+                          task: Sequence[str], frames: Sequence[str], log_metric: Callable | None = None, **_: Any) -> list[float | None]:
+        t0 = time.perf_counter()
+        out: list[float | None] = []
+        valid: list[tuple[int, str]] = []
+        parts_all: list[dict[str, float]] = []
+        for comp, r, s, t, f in zip(completions, role, scene, task, frames):
+            if r != "questioner":
+                out.append(None)
+                continue
+            q, _err = read_question(_text(comp), json.loads(f))
+            v = self.stream.dge(int(s)).evaluate(q) if q is not None else None
+            reward, parts = self.questioner(str(s), t, q, v)
+            out.append(reward)
+            parts_all.append(parts)
+            if q is not None and v is not None and v.valid and q.task == t:
+                valid.append((int(s), q.to_json()))
+        gathered = _gather(valid)
+        seen: set[tuple[int, str]] = set()
+        self.stream.add_questions([x for x in gathered if not (x in seen or seen.add(x))])
+        if log_metric is not None and parts_all:
+            for key in ("format", "valid", "task_match", "novelty"):
+                log_metric(f"questioner/{key}", sum(p[key] for p in parts_all) / len(parts_all))
+        self.history.append({"role": "questioner", "rewards": [x for x in out if x is not None], "parts": parts_all})
+        self.seconds += time.perf_counter() - t0
+        return out
+
+    def solver_reward(self, prompts: Sequence[Any], completions: Sequence[Any], role: Sequence[str], scene: Sequence[int],
+                      task: Sequence[str], question: Sequence[str], log_metric: Callable | None = None, **_: Any) -> list[float | None]:
+        t0 = time.perf_counter()
+        out: list[float | None] = []
+        scores: list[tuple[str, float]] = []
+        fmt: list[float] = []
+        for comp, r, s, qjson in zip(completions, role, scene, question):
+            if r != "solver":
+                out.append(None)
+                continue
+            q = Question.from_json(qjson)
+            v = self.stream.dge(int(s)).evaluate(q)
+            reward, parts, _err = solver_reward(_text(comp), v)
+            out.append(reward)
+            scores.append((q.task, parts["score"]))
+            fmt.append(parts["format"])
+        for t, sc in _gather(scores):
+            self.stream.scheduler.update(t, sc)
+        if log_metric is not None and scores:
+            log_metric("solver/format", sum(fmt) / len(fmt))
+            log_metric("solver/accuracy", sum(s for _, s in scores) / len(scores))
+            for t in sorted({t for t, _ in scores}):
+                vals = [s for tt, s in scores if tt == t]
+                log_metric(f"solver_acc/{t}", sum(vals) / len(vals))
+            for t, prob in zip(self.stream.scheduler.tasks, self.stream.scheduler.probabilities()):
+                log_metric(f"scheduler/{t}", float(prob))
+        self.history.append({"role": "solver", "rewards": [x for x in out if x is not None], "scores": scores})
+        self.seconds += time.perf_counter() - t0
+        return out
+
+    def functions(self, split: bool = False) -> tuple[list[Callable[..., list[float | None]]], list[float]]:
+        """Reward functions for TRL and their weights.
+
+        ``split=False``: ``[questioner_reward, solver_reward]`` with weights ``[1, 1]``.
+        ``split=True`` (for decoupled per-reward normalisation, GDPO): the questioner reward's
+        parts as separate functions ``questioner_format``, ``questioner_valid``,
+        ``questioner_match`` (each times the novelty factor) with the weights 0.2 / 0.5 / 0.3,
+        plus ``solver_reward``; the questioner's state updates happen once per batch.
+        """
+
+        def questioner_reward(**kw: Any) -> list[float | None]:
+            return self.questioner_reward(**kw)
+
+        def solver_reward_fn(**kw: Any) -> list[float | None]:
+            return self.solver_reward(**kw)
+
+        solver_reward_fn.__name__ = "solver_reward"
+        if not split:
+            return [questioner_reward, solver_reward_fn], [1.0, 1.0]
+        cache: dict[str, Any] = {}
+
+        def part(name: str, key: str) -> Callable[..., list[float | None]]:
+            def fn(**kw: Any) -> list[float | None]:
+                ident = (tuple(kw["row"]), tuple(_text(c) for c in kw["completions"]))
+                if cache.get("ident") != ident:
+                    self.questioner_reward(**kw)
+                    cache["ident"], cache["parts"] = ident, list(self.history[-1]["parts"])
+                parts = iter(cache["parts"])
+                out: list[float | None] = []
+                for r in kw["role"]:
+                    if r != "questioner":
+                        out.append(None)
+                    else:
+                        pt = next(parts)
+                        out.append(pt[key] * pt["novelty"])
+                return out
+
+            fn.__name__ = name
+            return fn
+
+        from spatialevo.rewards import W_FORMAT, W_MATCH, W_VALID
+
+        funcs = [part("questioner_format", "format"), part("questioner_valid", "valid"), part("questioner_match", "task_match"), solver_reward_fn]
+        return funcs, [W_FORMAT, W_VALID, W_MATCH, 1.0]
