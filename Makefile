@@ -37,6 +37,11 @@ lint: setup
 bench: setup
 	$(PY) benchmarks/scene_bench.py
 	$(PY) benchmarks/dge_bench.py
+	$(PY) benchmarks/curriculum_bench.py
+	$(PY) benchmarks/env_bench.py
+	$(PY) benchmarks/pose_bench.py
+	$(PY) benchmarks/train_bench.py
+	$(PY) benchmarks/evolve_learning.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

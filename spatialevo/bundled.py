@@ -8,7 +8,6 @@ is exactly what its recipe generates today. ``SPATIALEVO_SCENES`` overrides the 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +16,11 @@ from spatialevo.scene.model import Scene
 
 
 def scenes_dir() -> Path:
-    """The bundled scenes folder (``$SPATIALEVO_SCENES`` or the repository's ``scenes/``)."""
-    env = os.environ.get("SPATIALEVO_SCENES")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "scenes"
+    """The bundled scenes folder (``$SPATIALEVO_SCENES``, the repository's ``scenes/``, or the copy
+    in an installed wheel)."""
+    from spatialevo.resources import data_dir
+
+    return data_dir("scenes")
 
 
 @dataclass(frozen=True)

@@ -281,3 +281,14 @@ def write_boxlist(root: Path, name: str = "room42.json", nested: bool = False) -
     order = sorted(range(len(BOXLIST_OBJECTS)), key=lambda i: BOXLIST_OBJECTS[i]["label"])
     objs = [dict(BOXLIST_OBJECTS[i], id=k) for k, i in enumerate(order)]
     return Fixture(path, "boxlist", "room42_nested" if nested else Path(name).stem, objs, files={"json": path})
+
+
+def load_benchmark(name: str) -> Any:
+    """The module ``benchmarks/<name>.py`` (benchmarks are scripts, not a package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from fixtures import load_benchmark
 
 
 def test_env_bench_quick_meets_targets(tmp_path) -> None:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "env_bench.py"
-    spec = importlib.util.spec_from_file_location("env_bench", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_benchmark("env_bench")
     out = mod.main(["--quick", "--json", str(tmp_path / "env.json")])
     assert out["step_no_images_ms"] < out["targets"]["step_no_images_ms"]
     assert out["generate_qa_per_s"] >= out["targets"]["generate_qa_per_s"], out["generate_qa_per_s"]

@@ -58,6 +58,7 @@ def test_rewards_come_from_the_dge_for_each_role(tmp_path) -> None:
     from spatialevo.dge import Question
 
     trainer, stream, rewards, _ = build(load_config(CONFIG, output_dir=str(tmp_path / "r"), max_steps=1))
+    rewards.informativeness_weight = 0.0  # the base reward first; informativeness: the next test
     rows = [stream.row(i) for i in range(6)]
     assert [r["role"] for r in rows] == ["questioner", "solver"] * 3
     assert all(len(r["images"]) >= 1 for r in rows)
@@ -75,7 +76,10 @@ def test_rewards_come_from_the_dge_for_each_role(tmp_path) -> None:
     s_out = funcs[1](prompts=[None, None], completions=comps, **cols)
     assert q_out[1] is None and s_out[0] is None  # each function scores its own role only
     assert q_out[0] == pytest.approx(1.0)  # structured, valid, on the scheduled task, new
+    counts = sum(stream.scheduler.state_dict()["counts"])
+    rewards.flush()  # what the launcher's callback does at each step end
     assert len(stream.buffer) == before + 1  # queued for the next solver rows
+    assert sum(stream.scheduler.state_dict()["counts"]) == counts + 1  # the solver score reached the curriculum
     assert funcs[0](prompts=[None, None], completions=comps, **cols)[0] == pytest.approx(0.5)  # repeated question
     assert s_out[1] == pytest.approx(1.0)  # the exact answer earns the full solver reward
     wrong_task = funcs[0](prompts=[None, None], completions=[good_q, ""], **{**cols, "task": ["room_size", "x"]})
@@ -86,6 +90,32 @@ def test_rewards_come_from_the_dge_for_each_role(tmp_path) -> None:
     split, w = rewards.functions(split=True)
     assert [f.__name__ for f in split] == ["questioner_format", "questioner_valid", "questioner_match", "solver_reward"]
     assert w == [0.2, 0.5, 0.3, 1.0]
+    rewards.informativeness_weight = 0.3
+    split, w = rewards.functions(split=True)
+    assert [f.__name__ for f in split][3] == "questioner_informativeness" and w == [0.2, 0.5, 0.3, 0.3, 1.0]
+
+
+def test_questioner_informativeness_from_a_solver_group(tmp_path) -> None:
+
+    trainer, stream, rewards, _ = build(load_config(CONFIG, output_dir=str(tmp_path / "i"), max_steps=1))
+    assert rewards.informativeness_weight == pytest.approx(0.3)
+    scene = stream.usable[0]
+    q = stream.dge(scene).sample("object_size", 0)
+    cols = {"role": ["questioner"], "scene": [scene], "task": ["object_size"], "frames": ['["x"]'], "question": [""], "row": [0]}
+    # the real path: the tiny policy answers as a solver group of 2 (generate runs); its answers are scored
+    real = rewards.questioner_reward(prompts=[None], completions=[q.to_json()], **cols)[0]
+    info = rewards.history[-1]["parts"][0]["informativeness"]
+    assert info in (0.0, 1.0) and real == pytest.approx(1.0 + 0.3 * info)  # 2 answers: accuracy 0, ½ or 1
+    # hand-checked: a group half right is maximally informative; all right or all wrong is not
+    for seed, (right, wrong, expect) in enumerate(((1, 1, 1.0), (2, 0, 0.0), (0, 2, 0.0))):
+        q2 = stream.dge(scene).sample("object_size", 100 + seed)  # a new question each time (novelty 1)
+        gt = stream.dge(scene).evaluate(q2).answer_text
+        group = [f"<answer>{gt}</answer>"] * right + ["<answer>0</answer>"] * wrong
+        rewards.solve = lambda items, g=group: [list(g) for _ in items]
+        r = rewards.questioner_reward(prompts=[None], completions=[q2.to_json()], **cols)[0]
+        assert r == pytest.approx(1.0 + 0.3 * expect), group
+    rewards.solve = lambda items: (_ for _ in ()).throw(AssertionError("no valid question: no generation"))
+    assert rewards.questioner_reward(prompts=[None], completions=["not a question"], **cols)[0] == 0.0
 
 
 def test_config_errors(tmp_path) -> None:
@@ -230,3 +260,33 @@ def test_two_processes_see_the_same_rows_and_buffers(tmp_path) -> None:
     assert states[0] == states[1]
     # 3 steps × 2 ranks × (1 solver prompt × 2 generations) solver scores reached the scheduler on each rank
     assert sum(states[0]["scheduler"]["counts"]) == 12
+
+
+def test_shipped_config_by_name() -> None:
+    assert load_config("cpu-smoke", output_dir="x").max_steps == load_config(CONFIG, output_dir="x").max_steps
+
+
+def test_resume_after_a_kill(tmp_path) -> None:
+    """Kill the run once a checkpoint is complete; rerunning the same command finishes from it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "spatialevo.train", "--config", str(CONFIG), "--output-dir", str(out), "--max-steps", "8"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 300
+    while time.time() < deadline and last_checkpoint(out) is None:
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    ckpt = last_checkpoint(out)
+    assert ckpt is not None and not (out / "final").exists()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    res = json.loads(done.stdout.strip().splitlines()[-1])
+    assert res["resumed_from"] is not None and int(res["resumed_from"].split("-")[-1]) >= int(ckpt.split("-")[-1])
+    assert res["global_step"] == 8 and (out / "final" / "model.safetensors").is_file()

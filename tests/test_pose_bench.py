@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from fixtures import load_benchmark
 
 pytest.importorskip("torch")
 
 
 def test_pose_bench_quick(tmp_path) -> None:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "pose_bench.py"
-    spec = importlib.util.spec_from_file_location("pose_bench", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_benchmark("pose_bench")
     out = mod.main(["--quick", "--json", str(tmp_path / "pose.json")])
     rows = {r["variant"]: r for r in out["rows"]}
     assert set(rows) == {"a", "b", "c", "c-gn", "c-pen"}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,11 @@ POSITIVE = frozenset({"min_distance_m", "min_size_cm", "min_count", "min_transla
 
 
 def tasks_dir() -> Path:
-    """Folder of the task specs (``$SPATIALEVO_TASKS`` or the repository's ``tasks/``)."""
-    env = os.environ.get("SPATIALEVO_TASKS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "tasks"
+    """Folder of the task specs (``$SPATIALEVO_TASKS``, the repository's ``tasks/``, or the copy in
+    an installed wheel)."""
+    from spatialevo.resources import data_dir
+
+    return data_dir("tasks")
 
 
 @cache

@@ -16,6 +16,9 @@ Top-level keys (all optional except ``output_dir``):
                  ``[solver]`` (solver-only training).
 ``questions``    a ``data.jsonl`` written by ``spatialevo generate`` on the same ``scenes``: a
                  fixed question set for the solver rows, used in order.
+``informativeness``  ``{weight: 0.3, generations: 4, max_new_tokens: 64}``: the questioner's
+                 informativeness term (SPEC §6): the policy answers each valid question as a
+                 solver group of ``generations``; weight 0 turns it off (no extra generation).
 ``pose_aux``     optional auxiliary pose loss on the vision features (``spatialevo.pose``):
                  ``{weight: 0.1, hidden: 256, penalty: 4.0, lr: 1.0e-4}``; absent: off.
 ``resume``       ``true`` (default): continue from the last checkpoint in ``output_dir`` if any.
@@ -52,6 +55,7 @@ class EvolveConfig:
     roles: list[str] = field(default_factory=lambda: ["questioner", "solver"])
     questions: str | None = None
     pose_aux: dict[str, Any] | None = None
+    informativeness: dict[str, Any] = field(default_factory=lambda: {"weight": 0.3, "generations": 4, "max_new_tokens": 64})
     resume: bool = True
     threads: int | None = None
     grpo: dict[str, Any] = field(default_factory=dict)
@@ -66,6 +70,11 @@ class EvolveConfig:
                 raise SpatialEvoError(f"set {key!r} at the top level of the config, not under grpo: (spatialevo sets it)")
         if not isinstance(self.grpo, dict) or not isinstance(self.scheduler, dict):
             raise SpatialEvoError("grpo and scheduler must be mappings")
+        inf = self.informativeness
+        if not isinstance(inf, dict) or set(inf) - {"weight", "generations", "max_new_tokens"}:
+            raise SpatialEvoError(f"informativeness takes weight, generations, max_new_tokens; got {inf!r}")
+        if float(inf.get("weight", 0.3)) < 0 or int(inf.get("generations", 4)) < 1 or int(inf.get("max_new_tokens", 64)) < 1:
+            raise SpatialEvoError(f"informativeness needs weight >= 0, generations >= 1, max_new_tokens >= 1; got {inf!r}")
         if self.pose_aux is not None:
             unknown = sorted(set(self.pose_aux) - {"weight", "hidden", "penalty", "lr"})
             if not isinstance(self.pose_aux, dict) or unknown:
@@ -88,14 +97,21 @@ class EvolveConfig:
 
 
 def load_config(path: str | Path, **overrides: Any) -> EvolveConfig:
-    """Read a YAML config; ``overrides`` replace top-level keys.
+    """Read a YAML config (a path, or the name of a shipped config such as ``cpu-smoke``);
+    ``overrides`` replace top-level keys.
 
     Raises:
         SpatialEvoError: a missing file, bad YAML, or an unknown key (named).
     """
     p = Path(path)
     if not p.is_file():
-        raise SpatialEvoError(f"config not found: {p}")
+        from spatialevo.resources import data_dir
+
+        shipped = data_dir("configs") / f"{p.stem}.yaml"
+        if p.suffix in ("", ".yaml") and len(p.parts) <= 2 and shipped.is_file():
+            p = shipped  # a shipped config by name: "cpu-smoke" or "configs/cpu-smoke.yaml" outside the repository
+        else:
+            raise SpatialEvoError(f"config not found: {p} (shipped configs: {sorted(x.stem for x in data_dir('configs').glob('*.yaml'))})")
     try:
         data = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as exc:

@@ -85,10 +85,14 @@ def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, 
             return loss + float(self.pose_cfg.get("weight", 0.1)) * aux
 
     class StateCallback(TrainerCallback):
-        """Saves the stream + curriculum state in each checkpoint; restores it on resume."""
+        """Applies each step's curriculum updates (:meth:`SelfPlayRewards.flush`), saves the stream +
+        curriculum state (and the pose head) in each checkpoint, restores them on resume."""
 
-        def __init__(self, stream: Any, resume_from: str | None, pose_head: Any = None):
-            self.stream, self.resume_from, self.pose_head = stream, resume_from, pose_head
+        def __init__(self, stream: Any, rewards: Any, resume_from: str | None, pose_head: Any = None):
+            self.stream, self.rewards, self.resume_from, self.pose_head = stream, rewards, resume_from, pose_head
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
+            self.rewards.flush()  # curriculum and question buffer updates, identical on every rank
 
         def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
             if self.resume_from:
@@ -198,10 +202,13 @@ def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
     source = make_source(cfg.scenes)
     questions = read_questions(cfg.questions, source) if cfg.questions else None
     stream = SelfPlayStream(source, scheduler, seed=cfg.seed, image_size=cfg.image_size, roles=cfg.roles, questions=questions)
-    rewards = SelfPlayRewards(stream)
+    rewards = SelfPlayRewards(stream, informativeness_weight=float(cfg.informativeness.get("weight", 0.3)))
     funcs, weights = rewards.functions(split=cfg.advantage == "gdpo")
     ds = datasets.IterableDataset.from_generator(stream.__iter__)
-    grpo = {"use_cpu": not torch.cuda.is_available(), "bf16": torch.cuda.is_available(), "report_to": "tensorboard",
+    import importlib.util
+
+    report = ["tensorboard"] + (["wandb"] if importlib.util.find_spec("wandb") is not None else [])  # W&B when installed
+    grpo = {"use_cpu": not torch.cuda.is_available(), "bf16": torch.cuda.is_available(), "report_to": report,
             "logging_steps": 1, "save_strategy": "steps", "save_steps": 50, "shuffle_dataset": False,
             "ignore_data_skip": True, "remove_unused_columns": False, **cfg.grpo}
     args = GRPOConfig(
@@ -215,10 +222,47 @@ def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
         EvolveTrainer.pose_head, EvolveTrainer.pose_cfg = head, dict(cfg.pose_aux)
         EvolveTrainer.pose_scene = {s: k for k, s in enumerate(stream.usable)}
     trainer = EvolveTrainer(model=path, reward_funcs=funcs, args=args, train_dataset=ds, processing_class=processor,
-                            callbacks=[StateCallback(stream, resume, head)])
+                            callbacks=[StateCallback(stream, rewards, resume, head)])
     if head is not None:
         head.to(trainer.accelerator.device)
+    rewards.solve = _solver_group(trainer, processor, stream, int(cfg.informativeness.get("generations", 4)),
+                                  int(cfg.informativeness.get("max_new_tokens", 64)))
     return trainer, stream, rewards, resume
+
+
+def _solver_group(trainer: Any, processor: Any, stream: Any, generations: int, max_new_tokens: int) -> Any:
+    """``solve(items)``: ``generations`` sampled solver answers of the current policy per item
+    ``(scene, question)``; ``None`` items are pads (answered, discarded) so every rank generates
+    the same batch shape."""
+    import torch
+    from trl.models import unwrap_model_for_generation
+
+    from spatialevo.dge import TemplateError, render
+    from spatialevo.prompts import solver_prompt
+
+    def solve(items: list) -> list[list[str]]:
+        messages, images = [], []
+        for it in items:
+            scene, q = it if it is not None else (stream.usable[0], None)
+            frames = list(q.frames) if q is not None and q.frames else [stream.source.get(scene).frames[0].id]
+            try:
+                text = render(q) if q is not None else "pad"
+            except TemplateError:
+                text = q.to_json()
+            imgs = [stream.image(scene, f) for f in frames]
+            content = [*({"type": "image"} for _ in imgs), {"type": "text", "text": solver_prompt(text, len(imgs))}]
+            messages.append(processor.apply_chat_template([{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True))
+            images.append(imgs)
+        inputs = processor(text=messages, images=images, return_tensors="pt", padding=True).to(trainer.accelerator.device)
+        zero3 = getattr(trainer, "is_deepspeed_enabled", False) and trainer.accelerator.state.deepspeed_plugin.zero_stage == 3
+        with torch.no_grad(), unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
+            image_token = getattr(model.config, "image_token_id", None)
+            out = model.generate(**inputs, do_sample=True, num_return_sequences=generations, max_new_tokens=max_new_tokens,
+                                 suppress_tokens=[image_token] if image_token is not None else None, synced_gpus=zero3)
+        texts = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        return [texts[i * generations : (i + 1) * generations] for i in range(len(items))]
+
+    return solve
 
 
 def _pose_head(cfg: EvolveConfig, path: str, stream: Any) -> Any:

@@ -5,15 +5,17 @@
 ``task``, ``frames``, ``question``) as keyword lists; each returns a float for the rows of its
 role and ``None`` for the others (TRL then leaves those rows to the other function).
 
-After scoring, the results are gathered across ranks (``accelerate.utils.gather_object`` when
-a distributed run is initialised) and the same updates are applied on every rank: validated
-questions of the scheduled task go to the stream's buffer for the next solver rows, solver
-scores update the task scheduler. Metrics (per-task solver accuracy, questioner validity rate,
+The results wait in :class:`SelfPlayRewards` until :meth:`SelfPlayRewards.flush`, which the
+launcher's ``TrainerCallback`` calls at each step end: it gathers them across ranks
+(``accelerate.utils.gather_object`` when a distributed run is initialised) and applies the same
+updates on every rank: validated questions of the scheduled task go to the stream's buffer for
+the next solver rows, solver scores update the task scheduler. Metrics (per-task solver accuracy, questioner validity rate,
 reward parts) are logged through TRL's ``log_metric``.
 
-The questioner reward is the environment's (``novelty × (0.2·format + 0.5·valid + 0.3·match)``).
-SPEC §6's group *informativeness* needs the solvers' answers to the same question, which arrive
-one step later in this loop; it is not part of this reward yet (see docs/training.md).
+The questioner reward is the environment's, ``novelty × (0.2·format + 0.5·valid + 0.3·match)``,
+plus, when ``informativeness_weight > 0``, ``weight × novelty × informativeness`` (SPEC §6). For
+informativeness, a solver group answers each valid on-task question right away: the current
+policy generates that group. The term is ``1 − |2·accuracy − 1|``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 from spatialevo.dge import Question
 from spatialevo.prompts import read_question
-from spatialevo.rewards import QuestionerReward, solver_reward
+from spatialevo.rewards import QuestionerReward, informativeness, solver_reward
 from spatialevo.train.stream import SelfPlayStream
 
 
@@ -58,11 +60,28 @@ def _gather(items: list) -> list:
 class SelfPlayRewards:
     """The two reward functions and the shared state they update (see module docstring)."""
 
-    def __init__(self, stream: SelfPlayStream):
+    def __init__(self, stream: SelfPlayStream, *, informativeness_weight: float = 0.0):
         self.stream = stream
         self.questioner = QuestionerReward()
+        self.informativeness_weight = float(informativeness_weight)
+        #: answers ``generations`` solver completions per item ``(scene, question)`` or ``None`` (a pad
+        #: item, so every rank runs the same number of generations); set by the launcher
+        self.solve: Callable[[list[tuple[int, Question] | None]], list[list[str]]] | None = None
         self.history: list[dict[str, Any]] = []  # per call: role, task, reward, parts (for tests / logs)
         self.seconds = 0.0  #: time spent in the reward functions (parsing, DGE, scoring), for benchmarks
+        self.pending_questions: list[tuple[int, str]] = []  # this rank's, until flush()
+        self.pending_scores: list[tuple[str, float]] = []
+
+    def flush(self) -> None:
+        """Apply this step's results on every rank: gather them across ranks (a collective: every
+        rank must call it, as the launcher's callback does at each step end), queue the validated
+        questions (de-duplicated, in rank order) and update the scheduler with the solver scores."""
+        questions, scores = _gather(self.pending_questions), _gather(self.pending_scores)
+        self.pending_questions, self.pending_scores = [], []
+        seen: set[tuple[int, str]] = set()
+        self.stream.add_questions([tuple(x) for x in questions if not (tuple(x) in seen or seen.add(tuple(x)))])
+        for t, sc in scores:
+            self.stream.scheduler.update(t, sc)
 
     def questioner_reward(self, prompts: Sequence[Any], completions: Sequence[Any], role: Sequence[str], scene: Sequence[int],
                           task: Sequence[str], frames: Sequence[str], log_metric: Callable | None = None, **_: Any) -> list[float | None]:
@@ -70,6 +89,7 @@ class SelfPlayRewards:
         out: list[float | None] = []
         valid: list[tuple[int, str]] = []
         parts_all: list[dict[str, float]] = []
+        asked: list[tuple[int, int, Question]] = []  # (position in out, scene, question): valid and on task
         for comp, r, s, t, f in zip(completions, role, scene, task, frames):
             if r != "questioner":
                 out.append(None)
@@ -77,19 +97,40 @@ class SelfPlayRewards:
             q, _err = read_question(_text(comp), json.loads(f))
             v = self.stream.dge(int(s)).evaluate(q) if q is not None else None
             reward, parts = self.questioner(str(s), t, q, v)
+            parts["informativeness"] = 0.0
             out.append(reward)
             parts_all.append(parts)
             if q is not None and v is not None and v.valid and q.task == t:
                 valid.append((int(s), q.to_json()))
-        gathered = _gather(valid)
-        seen: set[tuple[int, str]] = set()
-        self.stream.add_questions([x for x in gathered if not (x in seen or seen.add(x))])
+                asked.append((len(out) - 1, int(s), q))
+        if self.informativeness_weight > 0:
+            self._add_informativeness(out, parts_all, asked)
+        self.pending_questions.extend(valid)
         if log_metric is not None and parts_all:
-            for key in ("format", "valid", "task_match", "novelty"):
+            for key in ("format", "valid", "task_match", "novelty", "informativeness"):
                 log_metric(f"questioner/{key}", sum(p[key] for p in parts_all) / len(parts_all))
         self.history.append({"role": "questioner", "rewards": [x for x in out if x is not None], "parts": parts_all})
         self.seconds += time.perf_counter() - t0
         return out
+
+    def _add_informativeness(self, out: list[float | None], parts_all: list[dict[str, float]], asked: list[tuple[int, int, Question]]) -> None:
+        """SPEC §6 informativeness: the current policy answers each valid on-task question as a
+        solver group (:attr:`solve`); ``1 − |2·accuracy − 1|`` (1 at 50 %, 0 at 0 or 100 %), times
+        the novelty factor and ``informativeness_weight``, is added to the questioner reward.
+        Every rank pads to the largest count so all ranks generate alike (ZeRO-3 needs that)."""
+        n_max = max(_gather([len(asked)]))
+        if n_max == 0 or self.solve is None:
+            return
+        items: list[tuple[int, Question] | None] = [(s, q) for _, s, q in asked] + [None] * (n_max - len(asked))
+        answers = self.solve(items)
+        pos_to_part = [i for i, x in enumerate(out) if x is not None]
+        for (pos, s, q), group in zip(asked, answers):
+            v = self.stream.dge(s).evaluate(q)
+            scores = [solver_reward(a, v)[1]["score"] for a in group]
+            info = informativeness(scores)
+            parts = parts_all[pos_to_part.index(pos)]
+            parts["informativeness"] = info
+            out[pos] = float(out[pos]) + self.informativeness_weight * parts["novelty"] * info
 
     def solver_reward(self, prompts: Sequence[Any], completions: Sequence[Any], role: Sequence[str], scene: Sequence[int],
                       task: Sequence[str], question: Sequence[str], log_metric: Callable | None = None, **_: Any) -> list[float | None]:
@@ -107,8 +148,7 @@ class SelfPlayRewards:
             out.append(reward)
             scores.append((q.task, parts["score"]))
             fmt.append(parts["format"])
-        for t, sc in _gather(scores):
-            self.stream.scheduler.update(t, sc)
+        self.pending_scores.extend(scores)
         if log_metric is not None and scores:
             log_metric("solver/format", sum(fmt) / len(fmt))
             log_metric("solver/accuracy", sum(s for _, s in scores) / len(scores))
@@ -163,5 +203,9 @@ class SelfPlayRewards:
 
         from spatialevo.rewards import W_FORMAT, W_MATCH, W_VALID
 
-        funcs = [part("questioner_format", "format"), part("questioner_valid", "valid"), part("questioner_match", "task_match"), solver_reward_fn]
-        return funcs, [W_FORMAT, W_VALID, W_MATCH, 1.0]
+        funcs = [part("questioner_format", "format"), part("questioner_valid", "valid"), part("questioner_match", "task_match")]
+        weights = [W_FORMAT, W_VALID, W_MATCH]
+        if self.informativeness_weight > 0:
+            funcs.append(part("questioner_informativeness", "informativeness"))
+            weights.append(self.informativeness_weight)
+        return [*funcs, solver_reward_fn], [*weights, 1.0]
