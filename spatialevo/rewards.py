@@ -36,18 +36,34 @@ class QuestionerReward:
         self.memory = int(memory)
         self._seen: OrderedDict[tuple, None] = OrderedDict()
 
-    def __call__(self, scene_id: str, task: str, question: Question | None, verdict: Verdict | None) -> tuple[float, dict[str, float]]:
+    def __call__(
+        self, scene_id: str, task: str, question: Question | None, verdict: Verdict | None, *, remember: bool = True
+    ) -> tuple[float, dict[str, float]]:
+        """``(reward, parts)``; ``remember=False`` scores against the memory without adding the
+        question (a batch scored alike in any order; add it later with :meth:`remember`)."""
         if question is None or verdict is None:
             return 0.0, {"format": 0.0, "valid": 0.0, "task_match": 0.0, "novelty": 0.0}
-        key = (scene_id, question.key())
-        repeated = key in self._seen
+        repeated = (str(scene_id), question.to_json()) in self._seen
+        if remember:
+            self.remember(scene_id, question)
+        parts = {"format": 1.0, "valid": float(verdict.valid), "task_match": float(question.task == task), "novelty": REPEAT_FACTOR if repeated else 1.0}
+        reward = parts["novelty"] * (W_FORMAT * parts["format"] + W_VALID * parts["valid"] + W_MATCH * parts["task_match"])
+        return reward, parts
+
+    def remember(self, scene_id: str, question: Question | str) -> None:
+        """Add a question (or its JSON) asked on a scene to the memory (oldest dropped first)."""
+        key = (str(scene_id), question if isinstance(question, str) else question.to_json())
         self._seen[key] = None
         self._seen.move_to_end(key)
         while len(self._seen) > self.memory:
             self._seen.popitem(last=False)
-        parts = {"format": 1.0, "valid": float(verdict.valid), "task_match": float(question.task == task), "novelty": REPEAT_FACTOR if repeated else 1.0}
-        reward = parts["novelty"] * (W_FORMAT * parts["format"] + W_VALID * parts["valid"] + W_MATCH * parts["task_match"])
-        return reward, parts
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"memory": self.memory, "seen": [list(k) for k in self._seen]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.memory = int(state["memory"])
+        self._seen = OrderedDict((tuple(k), None) for k in state["seen"])
 
 
 def solver_reward(output: Any, verdict: Verdict) -> tuple[float, dict[str, float], str]:

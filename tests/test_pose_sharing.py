@@ -95,3 +95,28 @@ def test_modes_and_sizes() -> None:
         layer(torch.randn(1, 3, 5, 5), 2)
     with pytest.raises(ValueError, match="mode"):
         SceneLayer("linear", 4, 3, 1, "mixed")
+
+
+def test_gates_are_frozen_after_the_search() -> None:
+    from spatialevo.pose import TrainConfig, new_model, synthetic_pose_data, train
+
+    data = synthetic_pose_data([0, 1], n_frames=16, size=(32, 24))
+    model = new_model("adaptive", data)
+    seen = []
+
+    scores = [s for layer in model.convs for s in layer.scores]
+    orig_step = torch.optim.Adam.step
+
+    def step(self, *a, **k):  # record the scores after every optimiser step
+        out = orig_step(self, *a, **k)
+        seen.append(torch.stack([s.detach().clone() for s in scores]))
+        return out
+
+    torch.optim.Adam.step = step
+    try:
+        train(model, data, TrainConfig(steps=8, batch=4, search_frac=0.5))
+    finally:
+        torch.optim.Adam.step = orig_step
+    assert not torch.equal(seen[0], seen[3])  # the scores learn during the search (steps 0-3)
+    for later in seen[4:]:
+        assert torch.equal(later, seen[3])  # and never move again

@@ -76,6 +76,7 @@ def test_rewards_for_every_task(setup, task) -> None:
         return q_fn(prompts=[None], completions=[text], **{**qcols, **over})[0]
 
     assert questioner(json.dumps(qj)) == pytest.approx(1.0)  # format + valid + on task, new
+    rewards.flush()  # the launcher's step end: asked questions enter the novelty memory
     assert questioner(json.dumps(qj)) == pytest.approx(0.5)  # the same question again: novelty 0.5
     other = "room_size" if task != "room_size" else "object_counting"
     assert questioner(json.dumps(qj) + " ", task=[other]) == pytest.approx(0.5 * (0.2 + 0.5))  # valid, off task, repeated

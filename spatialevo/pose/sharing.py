@@ -81,10 +81,12 @@ class SceneLayer(nn.Module):
             self._n_shared += 1
             return
         fresh = self.mode == "separate"
-        self.w_scene.append(nn.Parameter(self._init_weight() if fresh else torch.zeros(self.wshape)))
-        self.b_scene.append(nn.Parameter(torch.zeros(self.wshape[0])))
+        ref = self.weight if self.weight is not None else (self.w_scene[0] if len(self.w_scene) else None)
+        dev = ref.device if ref is not None else torch.device("cpu")  # new scenes live where the layer lives
+        self.w_scene.append(nn.Parameter((self._init_weight() if fresh else torch.zeros(self.wshape)).to(dev)))
+        self.b_scene.append(nn.Parameter(torch.zeros(self.wshape[0], device=dev)))
         if self.mode == "adaptive":
-            self.scores.append(nn.Parameter(torch.tensor(float(self.init_score))))
+            self.scores.append(nn.Parameter(torch.tensor(float(self.init_score), device=dev)))
 
     def gate(self, k: int) -> torch.Tensor:
         """Scene ``k``'s gate: 1.0 (scene-specific) or 0.0 (shared), straight-through to ``σ(s_k)``."""

@@ -105,7 +105,14 @@ def train(
     if any(id(p) in scores for p in trainable):
         groups.append({"params": [p for p in trainable if id(p) in scores], "lr": cfg.score_lr})
     opt = torch.optim.Adam(groups)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(s / max(cfg.steps, 1), 1.0))))
+    search_steps = int(round(cfg.search_frac * cfg.steps))
+
+    def cosine(s: int) -> float:
+        return 0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(s / max(cfg.steps, 1), 1.0)))
+
+    # the scores learn only during the search; afterwards their rate is 0 (the sharing policy is fixed)
+    lambdas = [cosine] + [lambda s: cosine(s) if s < search_steps else 0.0] * (len(groups) - 1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambdas)
     rng = np.random.default_rng(cfg.seed)
     tensors = [(torch.from_numpy(d.images), torch.from_numpy(d.poses).float()) for _, d in pairs]
     model.train()
@@ -116,10 +123,7 @@ def train(
 
         bar = tqdm(total=cfg.steps, unit="step", desc="pose train")
     t0 = time.perf_counter()
-    search_steps = int(round(cfg.search_frac * cfg.steps))
     for step in range(cfg.steps):
-        if step == search_steps and len(opt.param_groups) > 1:
-            opt.param_groups[1]["lr"] = 0.0  # the sharing policy is fixed from here on
         searching = step < search_steps
         opt.zero_grad(set_to_none=True)
         losses = []

@@ -96,7 +96,7 @@ class VisionPoseHead(MultiSceneMixin, nn.Module):
         """Mean per-scene pose loss plus the sparse score penalty (a differentiable auxiliary loss
         for the policy's optimiser; use :meth:`backward` for gradient normalisation)."""
         losses = self.scene_losses(features, poses, scenes)
-        return torch.stack(list(losses.values())).mean() + penalty * sparsity_penalty(self).to(self.query.device)
+        return torch.stack(list(losses.values())).mean() + penalty * sparsity_penalty(self).to(self.query.device)  # 0 without adaptive layers
 
     def backward(self, features: Sequence[torch.Tensor], poses: torch.Tensor, scenes: Sequence[int], penalty: float = 4.0, weight: float = 1.0) -> float:
         """Backward of ``weight`` × the pose loss with OFVL-MS gradient normalisation on the head's
@@ -110,8 +110,9 @@ class VisionPoseHead(MultiSceneMixin, nn.Module):
         total = torch.stack([losses[k] for k in ks]).mean() * weight
         grads = torch.autograd.grad(total, upstream, retain_graph=True, allow_unused=True) if upstream else ()
         per_scene_backward([losses[k] * weight / len(ks) for k in ks], shared, specific, normalize=len(ks) > 1, retain_graph=True)
-        if penalty:
-            (penalty * weight * sparsity_penalty(self)).backward()
+        pen = sparsity_penalty(self)
+        if penalty and pen.requires_grad:  # no adaptive layers (mode shared / separate): nothing to penalise
+            (penalty * weight * pen).backward()
         pairs = [(f, g) for f, g in zip(upstream, grads) if g is not None]
         if pairs:
             torch.autograd.backward([f for f, _ in pairs], [g for _, g in pairs])
@@ -140,3 +141,49 @@ def qwen_image_features(model: nn.Module, pixel_values: torch.Tensor, image_grid
     merge = getattr(getattr(model.config, "vision_config", model.config), "spatial_merge_size", 2)
     sizes = (image_grid_thw.prod(-1) // merge**2).tolist()
     return list(torch.split(out, sizes))
+
+
+def vision_tower(model: nn.Module) -> nn.Module | None:
+    """The vision tower of a Qwen2-VL / Qwen2.5-VL-family model (``model.model.visual`` or ``model.visual``)."""
+    inner = getattr(model, "model", None)
+    return getattr(inner, "visual", None) or getattr(model, "visual", None)
+
+
+class CaptureImageFeatures:
+    """Context manager: records the merged image features every forward of the vision tower
+    produces (a forward hook), so a pose head can use the features of the policy's own forward
+    pass: the vision weights then run once per step, as DDP requires.
+
+    ``split(image_grid_thw)`` returns the per-image (tokens, D) features of what was recorded.
+    """
+
+    def __init__(self, model: nn.Module):
+        self.tower = vision_tower(model)
+        self.outputs: list[torch.Tensor] = []
+        self._handle = None
+
+    def __enter__(self) -> CaptureImageFeatures:
+        if self.tower is not None:
+            self._handle = self.tower.register_forward_hook(self._hook)
+        return self
+
+    def _hook(self, module: nn.Module, args: object, output: object) -> None:
+        out = getattr(output, "pooler_output", None)
+        out = out if out is not None else getattr(output, "last_hidden_state", output)
+        if isinstance(out, torch.Tensor):
+            self.outputs.append(out)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+
+    def split(self, image_grid_thw: torch.Tensor) -> list[torch.Tensor] | None:
+        """Per-image features, or ``None`` when the recorded tokens do not match the grid."""
+        if not self.outputs or self.tower is None:
+            return None
+        merged = torch.cat(self.outputs)
+        merge = getattr(self.tower, "spatial_merge_size", 2)
+        sizes = (image_grid_thw.prod(-1) // merge**2).tolist()
+        if sum(sizes) != len(merged):
+            return None
+        return list(torch.split(merged, sizes))

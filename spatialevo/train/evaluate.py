@@ -89,7 +89,7 @@ def evaluate_policy(model: Any, processor: Any, records: Sequence[dict[str, Any]
             k = index[rec["scene_id"]]
             scene = source.get(k)
             frames = rec.get("frames") or [scene.frames[0].id]
-            imgs = [Image.fromarray(scene.frame_images(f, ("rgb",))["rgb"]).resize((image_size, image_size)) for f in frames]
+            imgs = [Image.fromarray(scene.frame_images(f, ("rgb",))["rgb"]).resize((image_size, image_size), Image.BILINEAR) for f in frames]  # as in training
             text = solver_prompt(rec["question_text"], len(imgs))
             messages.append([{"role": "user", "content": [*({"type": "image"} for _ in imgs), {"type": "text", "text": text}]}])
             images.append(imgs)

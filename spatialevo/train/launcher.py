@@ -41,16 +41,26 @@ def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, 
         pose_scene: dict = {}  #: stream scene index → head scene index
 
         def _load_from_checkpoint(self, resume_from_checkpoint, model=None):  # noqa: ANN001, ANN202
+            if getattr(self, "is_fsdp_enabled", False):  # sharded FSDP checkpoints: transformers' own path
+                return super()._load_from_checkpoint(resume_from_checkpoint, model)
             target = self.accelerator.unwrap_model(self.model if model is None else model)
             loaded = type(target).from_pretrained(resume_from_checkpoint, dtype=target.dtype)
             target.load_state_dict(loaded.state_dict(), strict=True)
             del loaded
 
         # -- auxiliary pose loss (spatialevo.pose.VisionPoseHead on the vision features) --------
+        # The head lives beside the policy (not inside the DDP-wrapped module, whose reducer rejects
+        # parameters used outside its forward). It has its own optimizer group; the callback
+        # broadcasts its initial weights from rank 0 and averages its gradients across ranks before
+        # each optimizer step. DeepSpeed is refused in build() (its engine owns the optimizer).
         def create_optimizer(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
             opt = super().create_optimizer(*args, **kwargs)
-            if self.pose_head is not None:
-                opt.add_param_group({"params": list(self.pose_head.parameters()), "lr": float(self.pose_cfg.get("lr", 1e-4)), "weight_decay": 0.0})
+            if self.pose_head is not None and not any(g.get("spatialevo_pose_head") for g in opt.param_groups):
+                ids = {id(p) for p in self.pose_head.parameters()}
+                for g in opt.param_groups:
+                    g["params"] = [p for p in g["params"] if id(p) not in ids]
+                opt.add_param_group({"params": list(self.pose_head.parameters()), "lr": float(self.pose_cfg.get("lr", 1e-4)),
+                                     "weight_decay": 0.0, "spatialevo_pose_head": True})
             return opt
 
         def _generate_and_score_completions(self, inputs):  # noqa: ANN001, ANN202
@@ -70,18 +80,24 @@ def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, 
             return out
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001, ANN201
-            loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             if self.pose_head is None or inputs.get("pixel_values") is None or "pose_scenes" not in inputs:
-                return loss
-            from spatialevo.pose.vlm import qwen_image_features
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            from spatialevo.pose.vlm import CaptureImageFeatures, qwen_image_features
 
-            feats = qwen_image_features(self.accelerator.unwrap_model(model), inputs["pixel_values"], inputs["image_grid_thw"])
+            # the head reads the vision features of the policy's own forward pass (run once: DDP-safe)
+            with CaptureImageFeatures(self.accelerator.unwrap_model(model)) as cap:
+                loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            feats = cap.split(inputs["image_grid_thw"])
+            if feats is None:  # no hookable vision tower: run it again (single-process only)
+                feats = qwen_image_features(self.accelerator.unwrap_model(model), inputs["pixel_values"], inputs["image_grid_thw"])
             keep = inputs["pose_scenes"] >= 0  # row-major: the rows' images in order
             scenes = inputs["pose_scenes"][keep].tolist()
             if len(scenes) != len(feats):
                 raise SpatialEvoError(f"pose head: {len(feats)} images but {len(scenes)} pose targets in the batch")
             aux = self.pose_head.loss(feats, inputs["pose_targets"][keep], scenes, penalty=float(self.pose_cfg.get("penalty", 4.0)))
             self._metrics["train"]["pose/aux_loss"].append(float(aux.detach()))
+            if model.training:  # GRPO's own loss is already divided for gradient accumulation
+                aux = aux / self.current_gradient_accumulation_steps
             return loss + float(self.pose_cfg.get("weight", 0.1)) * aux
 
     class StateCallback(TrainerCallback):
@@ -94,13 +110,34 @@ def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, 
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
             self.rewards.flush()  # curriculum and question buffer updates, identical on every rank
 
+        def _head_file_is_ours(self) -> bool:
+            return self.pose_head is not None
+
+        def on_pre_optimizer_step(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
+            if self.pose_head is not None and _world() > 1:  # DDP: average the head's gradients
+                import torch.distributed as dist
+
+                for p in self.pose_head.parameters():
+                    if p.grad is None:
+                        p.grad = p.detach().new_zeros(p.shape)
+                    dist.all_reduce(p.grad)
+                    p.grad /= _world()
+
         def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
+            if self.pose_head is not None and _world() > 1:  # the same initial head on every rank
+                import torch.distributed as dist
+
+                for p in self.pose_head.parameters():
+                    dist.broadcast(p.data, src=0)
             if self.resume_from:
                 path = Path(self.resume_from) / STATE_FILE
                 if not path.is_file():
                     raise SpatialEvoError(f"checkpoint {self.resume_from} has no {STATE_FILE}; cannot restore the curriculum")
-                self.stream.load_state_dict(json.loads(path.read_text()))
-                if self.pose_head is not None:
+                saved = json.loads(path.read_text())
+                self.stream.load_state_dict(saved)
+                if "novelty" in saved:
+                    self.rewards.questioner.load_state_dict(saved["novelty"])
+                if self._head_file_is_ours():
                     import torch
 
                     head = Path(self.resume_from) / POSE_HEAD_FILE
@@ -112,16 +149,23 @@ def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, 
             if state.is_world_process_zero:
                 folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
                 folder.mkdir(parents=True, exist_ok=True)
-                if self.pose_head is not None:
+                if self._head_file_is_ours():
                     import torch
 
                     torch.save(self.pose_head.state_dict(), folder / (POSE_HEAD_FILE + ".tmp"))
                     (folder / (POSE_HEAD_FILE + ".tmp")).replace(folder / POSE_HEAD_FILE)
                 tmp = folder / (STATE_FILE + ".tmp")  # written last: its presence marks a complete checkpoint
-                tmp.write_text(json.dumps(self.stream.state_dict()))
+                tmp.write_text(json.dumps({**self.stream.state_dict(), "novelty": self.rewards.questioner.state_dict()}))
                 tmp.replace(folder / STATE_FILE)
 
     return EvolveTrainer, StateCallback
+
+
+def _world() -> int:
+    """Number of processes of an initialised torch.distributed run (1 otherwise)."""
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
 def last_checkpoint(output_dir: str | Path) -> str | None:
@@ -221,9 +265,12 @@ def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
     if head is not None:
         EvolveTrainer.pose_head, EvolveTrainer.pose_cfg = head, dict(cfg.pose_aux)
         EvolveTrainer.pose_scene = {s: k for k, s in enumerate(stream.usable)}
-    trainer = EvolveTrainer(model=path, reward_funcs=funcs, args=args, train_dataset=ds, processing_class=processor,
-                            callbacks=[StateCallback(stream, rewards, resume, head)])
+    callback = StateCallback(stream, rewards, resume, head)
+    trainer = EvolveTrainer(model=path, reward_funcs=funcs, args=args, train_dataset=ds, processing_class=processor, callbacks=[callback])
+    callback.trainer = trainer
     if head is not None:
+        if getattr(trainer, "is_deepspeed_enabled", False):
+            raise SpatialEvoError("pose_aux does not work with DeepSpeed yet (use DDP or a single process, or remove pose_aux)")
         head.to(trainer.accelerator.device)
     rewards.solve = _solver_group(trainer, processor, stream, int(cfg.informativeness.get("generations", 4)),
                                   int(cfg.informativeness.get("max_new_tokens", 64)))
@@ -299,6 +346,9 @@ def evolve(cfg: EvolveConfig) -> dict[str, Any]:
     rank = trainer.accelerator.process_index
     ranks = Path(cfg.output_dir) / "ranks"
     ranks.mkdir(parents=True, exist_ok=True)
-    (ranks / f"stream_state_rank{rank}.json").write_text(json.dumps(stream.state_dict(), sort_keys=True))
+    state = {**stream.state_dict(), "novelty": _rewards.questioner.state_dict()}
+    if trainer.pose_head is not None:  # a checksum of the head: equal on every rank when DDP kept it in sync
+        state["pose_head_sum"] = round(float(sum(p.detach().double().sum() for p in trainer.pose_head.parameters())), 9)
+    (ranks / f"stream_state_rank{rank}.json").write_text(json.dumps(state, sort_keys=True))
     return {"global_step": trainer.state.global_step, "resumed_from": resume, "final": str(final),
             "scheduler": stream.scheduler.state_dict(), "log_history": list(trainer.state.log_history)}

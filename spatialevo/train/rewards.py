@@ -71,13 +71,17 @@ class SelfPlayRewards:
         self.seconds = 0.0  #: time spent in the reward functions (parsing, DGE, scoring), for benchmarks
         self.pending_questions: list[tuple[int, str]] = []  # this rank's, until flush()
         self.pending_scores: list[tuple[str, float]] = []
+        self.pending_asked: list[tuple[int, str]] = []  # every parsed question, for the novelty memory
 
     def flush(self) -> None:
         """Apply this step's results on every rank: gather them across ranks (a collective: every
-        rank must call it, as the launcher's callback does at each step end), queue the validated
-        questions (de-duplicated, in rank order) and update the scheduler with the solver scores."""
-        questions, scores = _gather(self.pending_questions), _gather(self.pending_scores)
-        self.pending_questions, self.pending_scores = [], []
+        rank must call it, as the launcher's callback does at each step end), remember the asked
+        questions for the novelty factor, queue the validated questions (de-duplicated, in rank
+        order) and update the scheduler with the solver scores."""
+        questions, scores, asked = _gather(self.pending_questions), _gather(self.pending_scores), _gather(self.pending_asked)
+        self.pending_questions, self.pending_scores, self.pending_asked = [], [], []
+        for scene, qjson in asked:  # the same novelty memory on every rank, whatever the world size
+            self.questioner.remember(str(scene), qjson)
         seen: set[tuple[int, str]] = set()
         self.stream.add_questions([tuple(x) for x in questions if not (tuple(x) in seen or seen.add(tuple(x)))])
         for t, sc in scores:
@@ -96,8 +100,10 @@ class SelfPlayRewards:
                 continue
             q, _err = read_question(_text(comp), json.loads(f))
             v = self.stream.dge(int(s)).evaluate(q) if q is not None else None
-            reward, parts = self.questioner(str(s), t, q, v)
+            reward, parts = self.questioner(str(s), t, q, v, remember=False)  # memory updated in flush(), from all ranks
             parts["informativeness"] = 0.0
+            if q is not None:
+                self.pending_asked.append((int(s), q.to_json()))
             out.append(reward)
             parts_all.append(parts)
             if q is not None and v is not None and v.valid and q.task == t:

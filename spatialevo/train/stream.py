@@ -112,8 +112,9 @@ class SelfPlayStream:
     def _solver_row(self, i: int, rng: np.random.Generator) -> dict[str, Any]:
         q: Question | None = None
         scene = -1
-        if self.questions:
-            scene, qjson = self.questions[(i // len(self.roles)) % len(self.questions)]
+        if self.questions:  # the n-th solver row takes question n
+            n = (i // len(self.roles)) * self.roles.count("solver") + self.roles[: i % len(self.roles)].count("solver")
+            scene, qjson = self.questions[n % len(self.questions)]
             q = Question.from_json(qjson)
         while self.buffer and q is None:
             scene, qjson = self.buffer.popleft()
