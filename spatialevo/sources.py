@@ -34,6 +34,16 @@ class SceneSource:
     def __len__(self) -> int:
         return len(self.names)
 
+    def index_by_id(self) -> dict[str, int]:
+        """Scene id (and, where different, scene name) → index, for the scenes that load."""
+        out: dict[str, int] = {}
+        for i, name in enumerate(self.names):
+            scene = self.get(i)
+            if scene is not None:
+                out[scene.scene_id] = i
+                out.setdefault(name, i)
+        return out
+
     def get(self, i: int) -> Scene | None:
         """Scene ``i`` (``None`` when it cannot be loaded; the reason is in :attr:`skipped`)."""
         if i in self._bad:

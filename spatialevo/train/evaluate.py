@@ -63,12 +63,7 @@ def evaluate_policy(model: Any, processor: Any, records: Sequence[dict[str, Any]
     from spatialevo.sources import make_source
 
     source = make_source(scenes)
-    index = {}
-    for i in range(len(source)):
-        s = source.get(i)
-        if s is not None:
-            index[s.scene_id] = i
-            index.setdefault(source.names[i], i)
+    index = source.index_by_id()
     dges: dict[int, DGE] = {}
     per_task: dict[str, list[tuple[float, float]]] = defaultdict(list)
     todo = []

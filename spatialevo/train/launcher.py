@@ -186,12 +186,7 @@ def read_questions(path: str | Path, source: Any) -> list[tuple[int, str]]:
     p = Path(path)
     if not p.is_file():
         raise SpatialEvoError(f"questions file not found: {p}")
-    by_id: dict[str, int] = {}
-    for i, name in enumerate(source.names):
-        scene = source.get(i)
-        if scene is not None:
-            by_id[scene.scene_id] = i
-            by_id.setdefault(name, i)
+    by_id = source.index_by_id()
     out = []
     for n, line in enumerate(p.read_text().splitlines(), 1):
         if not line.strip():
