@@ -19,7 +19,6 @@ from typing import Any
 
 from spatialevo.dge import DGE, TASK_NAMES, Question
 from spatialevo.errors import SpatialEvoError
-from spatialevo.prompts import solver_prompt
 from spatialevo.rewards import solver_reward
 
 EVAL_SEED = 1_000_003
@@ -57,10 +56,8 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
 def evaluate_policy(model: Any, processor: Any, records: Sequence[dict[str, Any]], scenes: str, *, image_size: int = 224,
                     max_new_tokens: int = 64, batch: int = 8, progress: bool = True) -> dict[str, Any]:
     """Per-task and overall mean score and format rate of the model's answers to ``records``."""
-    import torch
-    from PIL import Image
-
     from spatialevo.sources import make_source
+    from spatialevo.train.solver import answer, frame_image
 
     source = make_source(scenes)
     index = source.index_by_id()
@@ -79,21 +76,11 @@ def evaluate_policy(model: Any, processor: Any, records: Sequence[dict[str, Any]
     model.eval()
     for start in range(0, len(todo), batch):
         chunk = todo[start : start + batch]
-        messages, images = [], []
+        images = []
         for rec in chunk:
-            k = index[rec["scene_id"]]
-            scene = source.get(k)
-            frames = rec.get("frames") or [scene.frames[0].id]
-            imgs = [Image.fromarray(scene.frame_images(f, ("rgb",))["rgb"]).resize((image_size, image_size), Image.BILINEAR) for f in frames]  # as in training
-            text = solver_prompt(rec["question_text"], len(imgs))
-            messages.append([{"role": "user", "content": [*({"type": "image"} for _ in imgs), {"type": "text", "text": text}]}])
-            images.append(imgs)
-        prompts = [processor.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages]
-        inputs = processor(text=prompts, images=images, return_tensors="pt", padding=True)
-        with torch.no_grad():
-            out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                 suppress_tokens=[model.config.image_token_id] if hasattr(model.config, "image_token_id") else None)
-        answers = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+            scene = source.get(index[rec["scene_id"]])
+            images.append([frame_image(scene, f, image_size) for f in rec.get("frames") or [scene.frames[0].id]])
+        answers = [a[0] for a in answer(model, processor, [rec["question_text"] for rec in chunk], images, max_new_tokens=max_new_tokens)]
         for rec, ans in zip(chunk, answers):
             k = index[rec["scene_id"]]
             dge = dges.get(k) or dges.setdefault(k, DGE(source.get(k)))

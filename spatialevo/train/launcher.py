@@ -27,6 +27,8 @@ def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, 
     from transformers import TrainerCallback
     from trl import GRPOTrainer
 
+    from spatialevo.train.rewards import world_size
+
     class EvolveTrainer(GRPOTrainer):
         """``GRPOTrainer`` that restores Qwen2.5-VL weights on resume.
 
@@ -110,21 +112,18 @@ def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, 
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
             self.rewards.flush()  # curriculum and question buffer updates, identical on every rank
 
-        def _head_file_is_ours(self) -> bool:
-            return self.pose_head is not None
-
         def on_pre_optimizer_step(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
-            if self.pose_head is not None and _world() > 1:  # DDP: average the head's gradients
+            if self.pose_head is not None and world_size() > 1:  # DDP: average the head's gradients
                 import torch.distributed as dist
 
                 for p in self.pose_head.parameters():
                     if p.grad is None:
                         p.grad = p.detach().new_zeros(p.shape)
                     dist.all_reduce(p.grad)
-                    p.grad /= _world()
+                    p.grad /= world_size()
 
         def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
-            if self.pose_head is not None and _world() > 1:  # the same initial head on every rank
+            if self.pose_head is not None and world_size() > 1:  # the same initial head on every rank
                 import torch.distributed as dist
 
                 for p in self.pose_head.parameters():
@@ -137,7 +136,7 @@ def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, 
                 self.stream.load_state_dict(saved)
                 if "novelty" in saved:
                     self.rewards.questioner.load_state_dict(saved["novelty"])
-                if self._head_file_is_ours():
+                if self.pose_head is not None:
                     import torch
 
                     head = Path(self.resume_from) / POSE_HEAD_FILE
@@ -149,23 +148,22 @@ def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, 
             if state.is_world_process_zero:
                 folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
                 folder.mkdir(parents=True, exist_ok=True)
-                if self._head_file_is_ours():
+                if self.pose_head is not None:
                     import torch
 
                     torch.save(self.pose_head.state_dict(), folder / (POSE_HEAD_FILE + ".tmp"))
                     (folder / (POSE_HEAD_FILE + ".tmp")).replace(folder / POSE_HEAD_FILE)
                 tmp = folder / (STATE_FILE + ".tmp")  # written last: its presence marks a complete checkpoint
-                tmp.write_text(json.dumps({**self.stream.state_dict(), "novelty": self.rewards.questioner.state_dict()}))
+                tmp.write_text(json.dumps(run_state(self.stream, self.rewards)))
                 tmp.replace(folder / STATE_FILE)
 
     return EvolveTrainer, StateCallback
 
 
-def _world() -> int:
-    """Number of processes of an initialised torch.distributed run (1 otherwise)."""
-    import torch.distributed as dist
-
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+def run_state(stream: Any, rewards: Any) -> dict[str, Any]:
+    """What a checkpoint keeps besides the trainer's own state: the stream (position, buffer,
+    curriculum) and the questioner's novelty memory."""
+    return {**stream.state_dict(), "novelty": rewards.questioner.state_dict()}
 
 
 def last_checkpoint(output_dir: str | Path) -> str | None:
@@ -262,7 +260,6 @@ def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
         EvolveTrainer.pose_scene = {s: k for k, s in enumerate(stream.usable)}
     callback = StateCallback(stream, rewards, resume, head)
     trainer = EvolveTrainer(model=path, reward_funcs=funcs, args=args, train_dataset=ds, processing_class=processor, callbacks=[callback])
-    callback.trainer = trainer
     if head is not None:
         if getattr(trainer, "is_deepspeed_enabled", False):
             raise SpatialEvoError("pose_aux does not work with DeepSpeed yet (use DDP or a single process, or remove pose_aux)")
@@ -276,33 +273,24 @@ def _solver_group(trainer: Any, processor: Any, stream: Any, generations: int, m
     """``solve(items)``: ``generations`` sampled solver answers of the current policy per item
     ``(scene, question)``; ``None`` items are pads (answered, discarded) so every rank generates
     the same batch shape."""
-    import torch
     from trl.models import unwrap_model_for_generation
 
     from spatialevo.dge import TemplateError, render
-    from spatialevo.prompts import solver_prompt
+    from spatialevo.train.solver import answer
 
     def solve(items: list) -> list[list[str]]:
-        messages, images = [], []
+        texts, images = [], []
         for it in items:
             scene, q = it if it is not None else (stream.usable[0], None)
             frames = list(q.frames) if q is not None and q.frames else [stream.source.get(scene).frames[0].id]
             try:
-                text = render(q) if q is not None else "pad"
+                texts.append(render(q) if q is not None else "pad")
             except TemplateError:
-                text = q.to_json()
-            imgs = [stream.image(scene, f) for f in frames]
-            content = [*({"type": "image"} for _ in imgs), {"type": "text", "text": solver_prompt(text, len(imgs))}]
-            messages.append(processor.apply_chat_template([{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True))
-            images.append(imgs)
-        inputs = processor(text=messages, images=images, return_tensors="pt", padding=True).to(trainer.accelerator.device)
+                texts.append(q.to_json())
+            images.append([stream.image(scene, f) for f in frames])
         zero3 = getattr(trainer, "is_deepspeed_enabled", False) and trainer.accelerator.state.deepspeed_plugin.zero_stage == 3
-        with torch.no_grad(), unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
-            image_token = getattr(model.config, "image_token_id", None)
-            out = model.generate(**inputs, do_sample=True, num_return_sequences=generations, max_new_tokens=max_new_tokens,
-                                 suppress_tokens=[image_token] if image_token is not None else None, synced_gpus=zero3)
-        texts = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-        return [texts[i * generations : (i + 1) * generations] for i in range(len(items))]
+        with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
+            return answer(model, processor, texts, images, n=generations, max_new_tokens=max_new_tokens, do_sample=True, synced_gpus=zero3)
 
     return solve
 
@@ -341,7 +329,7 @@ def evolve(cfg: EvolveConfig) -> dict[str, Any]:
     rank = trainer.accelerator.process_index
     ranks = Path(cfg.output_dir) / "ranks"
     ranks.mkdir(parents=True, exist_ok=True)
-    state = {**stream.state_dict(), "novelty": _rewards.questioner.state_dict()}
+    state = run_state(stream, _rewards)
     if trainer.pose_head is not None:  # a checksum of the head: equal on every rank when DDP kept it in sync
         state["pose_head_sum"] = round(float(sum(p.detach().double().sum() for p in trainer.pose_head.parameters())), 9)
     (ranks / f"stream_state_rank{rank}.json").write_text(json.dumps(state, sort_keys=True))

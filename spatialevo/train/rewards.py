@@ -43,17 +43,19 @@ def _text(completion: Any) -> str:
     return str(completion)
 
 
+def world_size() -> int:
+    """Number of processes of an initialised torch.distributed run (1 otherwise)."""
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
 def _gather(items: list) -> list:
     """Concatenate ``items`` over all ranks (rank order); the identity in a single process."""
-    try:
-        import torch.distributed as dist
+    if world_size() > 1:
+        from accelerate.utils import gather_object
 
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            from accelerate.utils import gather_object
-
-            return list(gather_object(items))
-    except ImportError:
-        pass
+        return list(gather_object(items))
     return items
 
 

@@ -79,10 +79,9 @@ class SelfPlayStream:
         key = (scene, frame_id)
         img = self._images.get(key)
         if img is None:
-            from PIL import Image
+            from spatialevo.train.solver import frame_image
 
-            rgb = self.source.get(scene).frame_images(frame_id, ("rgb",))["rgb"]
-            img = Image.fromarray(rgb).resize((self.image_size, self.image_size), Image.BILINEAR)
+            img = frame_image(self.source.get(scene), frame_id, self.image_size)
             if len(self._images) < 4096:
                 self._images[key] = img
         return img
