@@ -39,6 +39,7 @@ bench: setup
 	$(PY) benchmarks/dge_bench.py
 	$(PY) benchmarks/curriculum_bench.py
 	$(PY) benchmarks/env_bench.py
+	$(PY) benchmarks/integrity_bench.py
 	$(PY) benchmarks/pose_bench.py
 	$(PY) benchmarks/train_bench.py
 	$(PY) benchmarks/evolve_learning.py

@@ -60,7 +60,7 @@ def run_demo(out: str | Path, every: int = 1, episodes: int = 400) -> int:
     from spatialevo.generate import GenerateConfig, generate, merge
 
     res = generate(GenerateConfig(out=out / "qa", per_task=2, chunk=32), progress=False)
-    print(f"\ndataset: {res['written']} verified QA records in {merge(out / 'qa')} (images in {out / 'qa' / 'images'})")
+    print(f"\ndataset: {res['records']} verified QA records in {merge(out / 'qa')} (images in {out / 'qa' / 'images'})")
     print(f"\noutputs in {out}/ (top-down pictures: {out}/<scene>/topdown.png)")
     return 0
 
@@ -79,7 +79,7 @@ def selfplay(out: Path, episodes: int = 400, seed: int = 0) -> dict:
     for ep in range(episodes):
         _, info = env.reset(seed=seed + ep)
         task = info["task"]
-        _, rq, done, _, info = env.step(questioner.propose(env.dge_of(info["scene_id"]), task, info["frames"]))
+        _, rq, done, _, info = env.step(questioner.propose(env.dge_of(info["scene"]), task, info["frames"]))
         if done:  # the questioner found no valid question about the shown images
             continue
         _, _, _, _, info = env.step(solver.answer(info["verdict"]))

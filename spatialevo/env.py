@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -11,12 +13,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.vector.utils import read_from_shared_memory
 
 from spatialevo.curriculum import make_scheduler
 from spatialevo.dge import DGE, SCENE_TASKS, TASK_NAMES, TASKS, NoValidQuestionError, Question, TemplateError, Verdict, render
 from spatialevo.prompts import (
     MAX_OUTPUT_CHARS,
-    PRINTABLE,
+    PRINTABLE_CHARS,
     ROLE_QUESTIONER,
     ROLE_SOLVER,
     questioner_prompt,
@@ -32,6 +35,59 @@ log = logging.getLogger(__name__)
 MODES = ("selfplay", "solver", "questioner")
 
 
+class PromptText(spaces.Text):
+    """``Text`` over :data:`~spatialevo.prompts.PRINTABLE` (printable Unicode of the Basic
+    Multilingual Plane) whose observations read back correctly from an ``AsyncVectorEnv``'s shared
+    memory (gymnasium decodes a plain ``Text`` buffer once, when the vector env is built, so every
+    later observation would read as that first, all-padding snapshot)."""
+
+
+@functools.lru_cache(maxsize=8)
+def _text_prototype(max_length: int) -> PromptText:
+    return PromptText(max_length, charset=PRINTABLE_CHARS)
+
+
+def text_space(max_length: int) -> PromptText:
+    """A :class:`PromptText` of ``max_length`` characters (the 55k-character tables are built once per
+    process and shared; each space gets its own random generator)."""
+    space = copy.copy(_text_prototype(int(max_length)))
+    space._np_random = None
+    return space
+
+
+class _SharedTexts(Sequence):
+    """The texts of ``n`` environments in shared memory, decoded when read (a live view)."""
+
+    def __init__(self, space: PromptText, buffer: Any, n: int):
+        self._space, self._buffer, self._n = space, buffer, n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return tuple(self[k] for k in range(*i.indices(self._n)))
+        if not -self._n <= i < self._n:
+            raise IndexError(i)
+        data = np.frombuffer(self._buffer.get_obj(), dtype=np.int32).reshape(self._n, self._space.max_length)[i]
+        chars = self._space.character_list
+        return "".join(chars[v] for v in data[data < len(chars)])
+
+    def __deepcopy__(self, memo: dict) -> tuple[str, ...]:
+        return tuple(self)
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == (tuple(other) if isinstance(other, Sequence) else other)
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+@read_from_shared_memory.register(PromptText)
+def _read_prompt_text(space: PromptText, shared_memory: Any, n: int = 1) -> _SharedTexts:
+    return _SharedTexts(space, shared_memory, n)
+
+
 class SpatialEvoEnv(gym.Env):
     """Self-play spatial question answering on 3D scenes, judged by the DGE.
 
@@ -42,11 +98,12 @@ class SpatialEvoEnv(gym.Env):
 
     **Observation** (``Dict``): ``role`` ``Discrete(2)`` (0 questioner, 1 solver); ``task``
     ``Discrete(16)`` (index into :data:`spatialevo.dge.TASK_NAMES` of the scheduled task);
-    ``prompt`` ``Text(max_prompt_length)`` over printable ASCII; ``images`` ``Box(0, 255,
+    ``prompt`` ``Text(max_prompt_length)`` over printable Unicode (:class:`PromptText`: the Basic
+    Multilingual Plane, so non-ASCII labels stay readable); ``images`` ``Box(0, 255,
     (max_images, H, W, 3), uint8)`` (frames of the scene, unused slots zero; left out when
     ``images=False``); ``image_count`` ``Discrete(max_images + 1)``.
 
-    **Action**: ``Text(max_action_length)`` over printable ASCII: the questioner's JSON question
+    **Action**: ``Text(max_action_length)`` over the same characters: the questioner's JSON question
     (plus an optional sentence), or the solver's ``<answer>…</answer>``. Any other input (wrong
     type, empty, too long, not UTF-8, unparsable) earns a zero format reward, ``info["error"]``
     says why, and the episode moves on.
@@ -63,13 +120,15 @@ class SpatialEvoEnv(gym.Env):
     **info**: ``question`` (:class:`~spatialevo.dge.Question` or ``None``; ``.to_dict()`` for
     JSON), ``question_text``, ``verdict`` (:class:`~spatialevo.dge.Verdict` or ``None``),
     ``ground_truth`` (answer text, or the reason code of an invalid question), ``reward_parts``,
-    ``error`` (``""`` when none), ``scene_id``, ``frames``, ``task``; after a self-play solver step
+    ``error`` (``""`` when none), ``scene`` (the scene's unique name in the source: the key of
+    :meth:`dge_of`), ``scene_id``, ``frames``, ``task``; after a self-play solver step
     also ``questioner_informativeness`` (1 − |2·score − 1|). Values keep one type per key, so
     ``make_vec`` can batch them.
 
     Args:
         mode: ``"selfplay"``, ``"solver"`` or ``"questioner"`` (``reset(options={"mode": ...})`` too).
-        scenes: ``"bundled"``, ``"synthetic"`` (rooms generated on the fly), a folder of scenes in
+        scenes: ``"bundled"``, ``"synthetic"`` / ``"synthetic:N"`` (N rooms generated on first use,
+            default 100), a folder of scenes in
             any loader layout (unreadable ones skipped and logged), or a list of :class:`Scene`.
         task: force one task (name); default: the scheduler picks.
         scheduler: ``"adaptive"`` or ``"uniform"`` (see :mod:`spatialevo.curriculum`).
@@ -107,40 +166,45 @@ class SpatialEvoEnv(gym.Env):
         obs = {
             "role": spaces.Discrete(2),
             "task": spaces.Discrete(len(TASK_NAMES)),
-            "prompt": spaces.Text(self.max_prompt_length, charset=PRINTABLE),
+            "prompt": text_space(self.max_prompt_length),
             "image_count": spaces.Discrete(self.max_images + 1),
         }
         if self.images:
             obs["images"] = spaces.Box(0, 255, (self.max_images, *self.image_size, 3), np.uint8)
         self.observation_space = spaces.Dict(obs)
-        self.action_space = spaces.Text(self.max_action_length, charset=PRINTABLE)
+        self.action_space = text_space(self.max_action_length)
         self._dges: OrderedDict[str, DGE] = OrderedDict()
         self._image_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._qreward = QuestionerReward()
         self._state: dict[str, Any] = {}
 
     # -- helpers --------------------------------------------------------------------------------
-    def dge_of(self, scene_id: str) -> DGE:
-        """The DGE of a scene this env has used (by ``info["scene_id"]``), e.g. for scripted agents."""
-        return self._dges[scene_id]
+    def dge_of(self, scene: str) -> DGE:
+        """The DGE of a scene this env has used, by ``info["scene"]`` (its unique name in the source),
+        e.g. for scripted agents."""
+        return self._dges[scene]
 
-    def _dge(self, scene: Scene) -> DGE:
-        dge = self._dges.get(scene.scene_id)
+    def _dge(self, name: str, scene: Scene) -> DGE:
+        """The DGE of the source's scene ``name`` (caches are keyed by the unique name, never by
+        ``scene_id``, which two scans may share)."""
+        dge = self._dges.get(name)
         if dge is None or dge.scene is not scene:
             dge = DGE(scene)
-            self._dges[scene.scene_id] = dge
+            self._dges[name] = dge
             while len(self._dges) > 16:
                 self._dges.popitem(last=False)
+        else:
+            self._dges.move_to_end(name)
         return dge
 
-    def _frame_images(self, scene: Scene, frames: Sequence[str]) -> np.ndarray:
+    def _frame_images(self, name: str, scene: Scene, frames: Sequence[str]) -> np.ndarray:
         out = np.zeros((self.max_images, *self.image_size, 3), dtype=np.uint8)
         if not self.images:
             return out
         from PIL import Image
 
         for k, fid in enumerate(frames[: self.max_images]):
-            key = (scene.scene_id, fid)
+            key = (name, fid)
             img = self._image_cache.get(key)
             if img is None:
                 rgb = scene.frame_images(fid, ("rgb",))["rgb"]
@@ -170,21 +234,22 @@ class SpatialEvoEnv(gym.Env):
             "image_count": len(st["frames"]) if self.images else 0,
         }
         if self.images:
-            obs["images"] = self._frame_images(st["scene"], st["frames"])
+            obs["images"] = self._frame_images(st["name"], st["scene"], st["frames"])
         return obs
 
-    def _pick(self, rng: np.random.Generator, forced: str | None) -> tuple[Scene, str, Question]:
-        """A scene, a task and a valid question of it (frames a question can be asked about)."""
+    def _pick(self, rng: np.random.Generator, forced: str | None) -> tuple[str, Scene, str, Question]:
+        """A scene (name, scene), a task and a valid question of it (frames a question can be asked about)."""
         for _ in range(64):
-            scene = self.source.draw(rng)
-            dge = self._dge(scene)
+            i = self.source.draw_index(rng)
+            name, scene = self.source.names[i], self.source.get(i)
+            dge = self._dge(name, scene)
             task = forced or self.scheduler.sample(rng)
             if not scene.frames and task not in SCENE_TASKS:
                 if forced:
                     continue
                 task = SCENE_TASKS[int(rng.integers(len(SCENE_TASKS)))]
             try:
-                return scene, task, dge.sample(task, rng, max_tries=2000)
+                return name, scene, task, dge.sample(task, rng, max_tries=2000)
             except NoValidQuestionError as exc:
                 log.info("skipping: %s", exc)
         raise NoValidQuestionError(f"no scene of the source has a valid {forced or 'scheduled'} question after 64 tries")
@@ -200,10 +265,10 @@ class SpatialEvoEnv(gym.Env):
         if forced is not None and forced not in TASKS:
             raise ValueError(f"unknown task {forced!r}; tasks: {list(TASK_NAMES)}")
         rng = self.np_random
-        scene, task, question = self._pick(rng, forced)
+        name, scene, task, question = self._pick(rng, forced)
         frames = list(question.frames) if question.frames else self._context_frames(scene, rng)
-        self._state = {"mode": mode, "scene": scene, "task": task, "frames": frames, "question": None, "verdict": None}
-        info = {"scene_id": scene.scene_id, "task": task, "frames": list(frames), "mode": mode}
+        self._state = {"mode": mode, "name": name, "scene": scene, "task": task, "frames": frames, "question": None, "verdict": None}
+        info = {"scene": name, "scene_id": scene.scene_id, "task": task, "frames": list(frames), "mode": mode}
         if mode == "solver":
             return self._solver_turn(question, info)
         labels = sorted(scene.labels())
@@ -212,7 +277,7 @@ class SpatialEvoEnv(gym.Env):
 
     def _solver_turn(self, question: Question, info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         st = self._state
-        verdict = self._dge(st["scene"]).evaluate(question)
+        verdict = self._dge(st["name"], st["scene"]).evaluate(question)
         try:
             text = render(question, rng=self.np_random)
         except TemplateError:
@@ -227,11 +292,12 @@ class SpatialEvoEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         if st.get("done"):
             raise RuntimeError("the episode has ended; call reset()")
-        base = {"scene_id": st["scene"].scene_id, "task": st["task"], "frames": list(st["frames"])}
+        base = {"scene": st["name"], "scene_id": st["scene"].scene_id, "task": st["task"], "frames": list(st["frames"])}
         if st["role"] == ROLE_QUESTIONER:
             q, err = read_question(action, st["frames"])
-            verdict = self._dge(st["scene"]).evaluate(q) if q is not None else None
-            reward, parts = self._qreward(st["scene"].scene_id, st["task"], q, verdict)
+            dge = self._dge(st["name"], st["scene"])
+            verdict = dge.evaluate(q) if q is not None else None
+            reward, parts = self._qreward(st["name"], st["task"], dge.canonical(q) if q is not None else None, verdict)
             info = {**base, "reward_parts": parts, "error": err, "question": q, "verdict": verdict}
             if st["mode"] == "questioner" or q is None:
                 st["done"] = True

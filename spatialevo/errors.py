@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: Longest ``problem`` text kept in a :class:`SceneFormatError` (hostile values are shown truncated).
+MAX_PROBLEM_CHARS = 400
+
+
+def _one_line(text: str, limit: int) -> str:
+    """``text`` on one line (line breaks become spaces), at most ``limit`` characters."""
+    text = " ".join(str(text).splitlines())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 class SpatialEvoError(Exception):
     """Base class of every error spatialevo raises on purpose."""
@@ -15,6 +24,9 @@ class SpatialEvoError(Exception):
 
 class SceneFormatError(SpatialEvoError, ValueError):
     """A scene file or value is malformed.
+
+    The message is always one line (``file '...', field '...': problem``); a problem text longer
+    than :data:`MAX_PROBLEM_CHARS` is truncated.
 
     Attributes:
         path: the offending file, or ``None`` for in-memory values.
@@ -25,14 +37,15 @@ class SceneFormatError(SpatialEvoError, ValueError):
     def __init__(self, problem: str, *, path: str | Path | None = None, field: str | None = None):
         self.path = None if path is None else Path(path)
         self.field = field
-        self.problem = problem
+        self.problem = _one_line(problem, MAX_PROBLEM_CHARS)
+        problem = self.problem
         where = []
         if self.path is not None:
             where.append(f"file '{self.path}'")
         if field is not None:
             where.append(f"field '{field}'")
         prefix = (", ".join(where) + ": ") if where else ""
-        super().__init__(prefix + problem)
+        super().__init__(_one_line(prefix, 10 * MAX_PROBLEM_CHARS) + problem)
 
 
 class SceneFileNotFoundError(SceneFormatError, FileNotFoundError):

@@ -6,11 +6,25 @@ generator seeded by ``(seed, scene name, task)`` only, and unit ``k`` takes pool
 rendering uses a generator seeded by ``(seed, scene name, task, k)``). So a record never depends on
 which other units ran, on the order, on sharding, on restarts or on the other scenes of the folder.
 Units are grouped in chunks of ``chunk`` units; a chunk is written to
-``<out>/parts/part-<c>.jsonl`` atomically (temporary file + rename) once complete. A rerun skips
-the chunks already written, so killing the command and running it again finishes the rest with no
-duplicated or missing record. ``--shard i/n`` processes the chunks with ``c % n == i``; the union of
-all shards is the unsharded run. ``--merge`` (default on for unsharded runs) concatenates the parts
-into ``<out>/data.jsonl``.
+``<out>/parts/part-<c>.jsonl`` atomically (temporary file in ``<out>/.tmp`` + rename) once
+complete, its records followed by a trailer line with the chunk, the record count, the SHA-256 of
+the records and the run's manifest id, so a truncated, altered or foreign part is detected. A
+rerun skips the chunks whose part verifies (a part that does not is regenerated, with a warning),
+so killing the command and running it again finishes the rest with no duplicated or missing
+record. ``--shard i/n`` processes the chunks with ``c % n == i``; the union of all shards is the
+unsharded run. ``--merge`` (default on for unsharded runs) verifies every part and concatenates
+their records into ``<out>/data.jsonl``.
+
+``<out>/manifest.json`` holds every argument that changes records (seed, tasks, per_task, chunk,
+images, the scene names, the pool limits, a format version). It is created exclusively (hard link
+of a complete temporary file) at the start of the first run; every later run, resume or shard
+compares its own and refuses a mismatch (same arguments, or another ``--out``). A folder whose
+parts hold no record yet may be restarted with other arguments when no other run is using it.
+
+Concurrent runs into one folder are safe: each holds a shared ``flock`` on ``<out>/.lock`` while it
+writes, and leftovers of killed runs (``<out>/.tmp``) are removed only under an exclusive,
+non-blocking lock (skipped while another run holds the folder). Runs with the same arguments
+split the work: a chunk whose part another run has written meanwhile is skipped.
 
 Answers are balanced: for tasks with a fixed option list the pool holds up to
 ``ceil(per_task / |options|)`` questions per answer and is read round-robin over the answers, so
@@ -29,7 +43,6 @@ import json
 import logging
 import os
 import shutil
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from math import ceil
@@ -40,13 +53,35 @@ import numpy as np
 
 from spatialevo.dge import DGE, TASK_NAMES, TASKS, Question, TemplateError, Verdict, render
 from spatialevo.errors import SpatialEvoError
+from spatialevo.runfolder import (
+    FORMAT,
+    PartError,
+    atomic_write,
+    done_records,
+    ensure_manifest,
+    lock,
+    merge_parts,
+    part_bytes,
+    part_path,
+    read_manifest,
+    remove_leftovers,
+    renamed,
+    restart_if_empty,
+    tmp_path,
+    unlink,
+)
 from spatialevo.sources import SceneSource, make_source
 
+__all__ = ["GenerateConfig", "PartError", "add_parser", "answer_options", "build_pool", "check_config", "digest",
+           "dump_record", "generate", "make_record", "merge", "parse_shard", "run_manifest", "to_hf"]
 log = logging.getLogger(__name__)
 FIXED_OPTIONS = {
     "elevation_cam_cam": ("higher", "lower"),
     "visibility_compare": ("image1", "image2", "same", "neither"),
 }
+MAX_PER_TASK = 1_000_000
+MAX_CHUNK = 1_000_000
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -67,25 +102,35 @@ class GenerateConfig:
     patience: int = 300
 
 
-def _tmp_path(path: Path, out: Path) -> Path:
-    """A unique temporary file in ``<out>/.tmp`` (same file system as ``path``, removed by :func:`merge`)."""
-    folder = out / ".tmp"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}"
+def run_manifest(cfg: GenerateConfig, names: Sequence[str], chunks: int, units: int) -> dict[str, Any]:
+    """What ``<out>/manifest.json`` holds for ``cfg`` (:data:`ARG_KEYS`, plus chunk and unit counts)."""
+    return {"format": FORMAT, "seed": cfg.seed, "tasks": list(cfg.tasks), "per_task": cfg.per_task, "chunk": cfg.chunk,
+            "images": cfg.images, "draws_per_record": cfg.draws_per_record, "patience": cfg.patience,
+            "scenes": list(names), "chunks": chunks, "units": units}
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = _tmp_path(path, _out_of(path))
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def check_config(cfg: GenerateConfig) -> None:
+    """Raise :class:`SpatialEvoError` naming the first bad argument of ``cfg``."""
+    if not cfg.tasks:
+        raise SpatialEvoError(f"no task given (--tasks is empty); tasks: {','.join(TASK_NAMES)}")
+    unknown = [t for t in cfg.tasks if t not in TASKS]
+    if unknown:
+        raise SpatialEvoError(f"unknown task(s) {unknown}; tasks: {list(TASK_NAMES)}")
+    twice = sorted({t for t in cfg.tasks if cfg.tasks.count(t) > 1})
+    if twice:
+        raise SpatialEvoError(f"task(s) listed more than once in --tasks: {twice}")
+    i, n = cfg.shard
+    if not (n >= 1 and 0 <= i < n):
+        raise SpatialEvoError(f"--shard must be i/n with 0 <= i < n, got {i}/{n}")
+    for name, value, top in (("--per-task", cfg.per_task, MAX_PER_TASK), ("--chunk", cfg.chunk, MAX_CHUNK),
+                             ("draws_per_record", cfg.draws_per_record, MAX_PER_TASK), ("patience", cfg.patience, MAX_PER_TASK)):
+        if not 1 <= value <= top:
+            raise SpatialEvoError(f"{name} must be between 1 and {top:,}, got {value}")
+    if not 0 <= cfg.seed <= MAX_SEED:
+        raise SpatialEvoError(f"--seed must be between 0 and {MAX_SEED}, got {cfg.seed}")
 
 
-def _out_of(path: Path) -> Path:
-    """The output folder a written file belongs to (``parts/x`` → its parent's parent)."""
-    return path.parent.parent if path.parent.name in ("parts", "images") else path.parent
+# --- records ---------------------------------------------------------------------------------
 
 
 def answer_options(task: str) -> tuple[str, ...] | None:
@@ -111,7 +156,7 @@ def build_pool(dge: DGE, scene_name: str, task: str, cfg: GenerateConfig) -> lis
     buckets round-robin (empty buckets are skipped).
     """
     t = dge.task(task)
-    if t.n_frames and not dge.index.frames:
+    if t.feasible(dge.index) is False:  # decided from the scene's labels and geometry, no draws wasted
         return []
     rng = np.random.default_rng([int(cfg.seed) & 0xFFFFFFFF, *_name_key(scene_name, task)])
     opts = answer_options(task)
@@ -161,6 +206,7 @@ def make_record(dge: DGE, scene_name: str, task: str, k: int, pool: list[tuple[Q
         frames = [ids[int(rng.integers(len(ids)))]]
     return {
         "id": f"{scene_name}-{task}-{k:06d}",
+        "scene": scene_name,
         "scene_id": dge.scene.scene_id,
         "task": task,
         "frames": frames,
@@ -176,10 +222,18 @@ def make_record(dge: DGE, scene_name: str, task: str, k: int, pool: list[tuple[Q
     }
 
 
-def _write_images(source: SceneSource, idx: int, name: str, frames: Sequence[str], out: Path) -> None:
+def dump_record(rec: dict[str, Any]) -> str:
+    """One JSON line; a value JSON cannot hold (``inf``, ``nan``, an object) is a bug, raised clearly."""
+    try:
+        return json.dumps(rec, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    except (ValueError, TypeError) as exc:
+        raise SpatialEvoError(f"internal error: record {rec.get('id')!r} holds a value JSON cannot store ({exc}); "
+                              "nothing of its part was written; please report this bug") from None
+
+
+def _write_images(scene: Any, name: str, frames: Sequence[str], out: Path) -> None:
     from PIL import Image
 
-    scene = source.get(idx)
     folder = out / "images" / name
     folder.mkdir(parents=True, exist_ok=True)
     for fid in frames:
@@ -187,82 +241,163 @@ def _write_images(source: SceneSource, idx: int, name: str, frames: Sequence[str
         if path.exists():
             continue
         rgb = scene.frame_images(fid, ("rgb",))["rgb"]
-        tmp = _tmp_path(path, out)
-        Image.fromarray(rgb).save(tmp, format="PNG")
-        os.replace(tmp, path)
+        tmp = tmp_path(path, out)
+        try:
+            Image.fromarray(rgb).save(tmp, format="PNG")
+            os.replace(tmp, path)
+        except OSError as exc:
+            unlink(tmp)
+            raise renamed(exc, path) from exc
+
+
+class _Units:
+    """The records of chunks: unit ``u`` is scene ``u // (T·P)``, task ``(u // P) % T``, ``k = u % P``.
+
+    Keeps one scene's DGE and pools at a time; counts units without a question and reused ones.
+    """
+
+    def __init__(self, cfg: GenerateConfig, source: SceneSource, out: Path):
+        self.cfg, self.source, self.out = cfg, source, out
+        self.per_scene = len(cfg.tasks) * cfg.per_task
+        self.n_units = len(source) * self.per_scene
+        self.n_chunks = (self.n_units + cfg.chunk - 1) // cfg.chunk
+        self.no_question = self.repeated = 0
+        self.seen: set[int] = set()
+        self._scene = -1
+        self._dge: DGE | None = None
+        self._pools: dict[str, list[tuple[Question, Verdict]]] = {}
+
+    def _dge_of(self, s: int) -> DGE | None:
+        if s != self._scene:
+            self.seen.add(s)
+            scene = self.source.get(s)
+            self._scene, self._dge, self._pools = s, None if scene is None else DGE(scene), {}
+        return self._dge
+
+    def record(self, u: int) -> dict[str, Any] | None:
+        cfg = self.cfg
+        s, r = divmod(u, self.per_scene)
+        task, k = cfg.tasks[r // cfg.per_task], r % cfg.per_task
+        dge = self._dge_of(s)
+        name = self.source.names[s]
+        if dge is not None and task not in self._pools:
+            self._pools[task] = build_pool(dge, name, task, cfg)
+        pool = self._pools.get(task, [])
+        rec = None if dge is None else make_record(dge, name, task, k, pool, cfg)
+        if rec is None:
+            self.no_question += 1
+            return None
+        self.repeated += k >= len(pool)
+        if cfg.images and rec["frames"]:
+            _write_images(dge.scene, name, rec["frames"], self.out)
+        return rec
+
+    def chunk_lines(self, c: int) -> list[str]:
+        recs = (self.record(u) for u in range(c * self.cfg.chunk, min((c + 1) * self.cfg.chunk, self.n_units)))
+        return [dump_record(r) for r in recs if r is not None]
+
+    def why_empty(self) -> str:
+        """Why the units of this run gave no record (scenes that failed to load, or no valid question)."""
+        bad = self.source.skipped
+        if not self.seen:
+            return "its finished parts (written by an earlier run) hold no record"
+        if len(bad) >= len(self.seen):
+            more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+            return f"none of its {len(self.seen)} scene(s) could be loaded: {bad[0][0]}: {bad[0][1]}{more}"
+        loaded = len(self.seen) - len(bad)
+        return f"no valid question of the task(s) {','.join(self.cfg.tasks)} in its {loaded} scene(s)" + (
+            f" ({len(bad)} more could not be loaded, e.g. {bad[0][0]})" if bad else "")
+
+
+def _prepare_out(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise SpatialEvoError(f"--out '{out}' is a file, not a folder")
+    (out / "parts").mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
-    """Run (or resume) a generation; returns counts (records written, skipped units, scenes skipped)."""
-    unknown = [t for t in cfg.tasks if t not in TASKS]
-    if unknown:
-        raise SpatialEvoError(f"unknown task(s) {unknown}; tasks: {list(TASK_NAMES)}")
-    i, n = cfg.shard
-    if not (n >= 1 and 0 <= i < n):
-        raise SpatialEvoError(f"--shard must be i/n with 0 <= i < n, got {i}/{n}")
-    if cfg.per_task < 1 or cfg.chunk < 1:
-        raise SpatialEvoError("per_task and chunk must be at least 1")
+    """Run (or resume) a generation; returns counts (records written now and in the shard's parts,
+    units without a question, reused questions, scenes skipped, chunks, parts regenerated).
+
+    Raises:
+        SpatialEvoError: a bad argument, a folder holding a run with other arguments, or a shard
+            with work that holds no record (every scene skipped, or no valid question).
+        OSError: the output folder cannot be written (the parts written so far stay valid).
+    """
+    check_config(cfg)
     source = make_source(cfg.scenes)
-    out = Path(cfg.out)
-    (out / "parts").mkdir(parents=True, exist_ok=True)
-    units = [(s, t, k) for s in range(len(source)) for t in cfg.tasks for k in range(cfg.per_task)]
-    n_chunks = (len(units) + cfg.chunk - 1) // cfg.chunk
-    mine = [c for c in range(n_chunks) if c % n == i]
-    todo = [c for c in mine if not (out / "parts" / f"part-{c:06d}.jsonl").exists()]
-    dges: dict[int, DGE] = {}
-    pools: dict[tuple[int, str], list[tuple[Question, Verdict]]] = {}
-    written = empty = repeated = 0
+    out = _prepare_out(Path(cfg.out))
+    units = _Units(cfg, source, out)
+    meta = run_manifest(cfg, source.names, units.n_chunks, units.n_units)
+    with lock(out, shared=False) as alone:
+        if alone:
+            shutil.rmtree(out / ".tmp", ignore_errors=True)  # leftovers of killed runs
+            restart_if_empty(out, meta)
+    with lock(out, shared=True):
+        res = _run_chunks(units, ensure_manifest(out, meta), progress, rotate=not alone)
+    remove_leftovers(out)
+    if res["chunks"] and not res["records"]:
+        raise SpatialEvoError(f"wrote 0 records: {units.why_empty()}")
+    return res
+
+
+def _run_chunks(units: _Units, run: str, progress: bool, *, rotate: bool) -> dict[str, Any]:
+    """Write the shard's missing or damaged parts (``rotate``: start at a pid-chosen chunk, so that
+    runs sharing the folder work on different chunks until they meet)."""
+    cfg, out = units.cfg, units.out
+    i, n = cfg.shard
+    mine = range(i, units.n_chunks, n)
+    records, todo, damaged = 0, [], []
+    for c in mine:
+        done = done_records(out, c, run, warn=True)
+        if done is None:
+            todo.append(c)
+            damaged += [part_path(out, c).name] if part_path(out, c).exists() else []
+        else:
+            records += done
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(mine) * cfg.chunk, initial=(len(mine) - len(todo)) * cfg.chunk, unit="QA", desc=f"shard {i}/{n}")
-    for c in todo:
-        lines = []
-        for u in range(c * cfg.chunk, min((c + 1) * cfg.chunk, len(units))):
-            s, task, k = units[u]
-            scene = source.get(s)
-            if scene is None:
-                empty += 1
-                continue
-            dge = dges.get(s)
-            if dge is None:
-                dges.clear()  # one scene's caches at a time
-                pools.clear()
-                dge = dges[s] = DGE(scene)
-            pool = pools.get((s, task))
-            if pool is None:
-                pool = pools[(s, task)] = build_pool(dge, source.names[s], task, cfg)
-            rec = make_record(dge, source.names[s], task, k, pool, cfg)
-            if rec is None:
-                empty += 1
-                continue
-            repeated += k >= len(pool)
-            if cfg.images and rec["frames"]:
-                _write_images(source, s, source.names[s], rec["frames"], out)
-            lines.append(json.dumps(rec, sort_keys=True, ensure_ascii=False))
-        _atomic_write(out / "parts" / f"part-{c:06d}.jsonl", ("\n".join(lines) + "\n" if lines else "").encode())
-        written += len(lines)
+    written = by_others = 0
+    start = os.getpid() % len(todo) if rotate and todo else 0
+    for c in todo[start:] + todo[:start]:
+        done = done_records(out, c, run, warn=False)  # another run may have written it meanwhile
+        if done is not None:
+            records, by_others = records + done, by_others + 1
+        else:
+            lines = units.chunk_lines(c)
+            atomic_write(part_path(out, c), part_bytes(lines, c, run), out)
+            written += len(lines)
+            records += len(lines)
         if bar is not None:
             bar.update(cfg.chunk)
     if bar is not None:
         bar.close()
-    meta = {"chunks": n_chunks, "units": len(units), "seed": cfg.seed, "tasks": list(cfg.tasks), "per_task": cfg.per_task, "scenes": source.names}
-    _atomic_write(out / "manifest.json", json.dumps(meta, indent=1, sort_keys=True).encode())
-    return {"written": written, "no_question": empty, "repeated": repeated, "scenes_skipped": source.skipped, "chunks": len(mine), "chunks_skipped_as_done": len(mine) - len(todo)}
+    return {"written": written, "records": records, "no_question": units.no_question, "repeated": units.repeated,
+            "scenes_skipped": units.source.skipped, "chunks": len(mine), "chunks_skipped_as_done": len(mine) - len(todo),
+            "chunks_by_other_runs": by_others, "parts_regenerated": damaged}
 
 
 def merge(out: Path) -> Path:
-    """Concatenate all parts into ``<out>/data.jsonl`` (atomic); raises if a chunk is missing."""
+    """Verify every part and concatenate their records into ``<out>/data.jsonl`` (atomic).
+
+    Raises:
+        SpatialEvoError: no run in ``out``, a chunk not generated yet, or a part that fails
+            verification (named; rerunning the same generate command regenerates it).
+    """
     out = Path(out)
-    meta = json.loads((out / "manifest.json").read_text())
-    parts = [out / "parts" / f"part-{c:06d}.jsonl" for c in range(meta["chunks"])]
-    missing = [p.name for p in parts if not p.exists()]
-    if missing:
-        raise SpatialEvoError(f"{len(missing)} chunk(s) not generated yet (e.g. {missing[0]}); run the remaining shards first")
-    data = b"".join(p.read_bytes() for p in parts)
-    _atomic_write(out / "data.jsonl", data)
-    shutil.rmtree(out / ".tmp", ignore_errors=True)  # leftovers of killed runs
+    if out.exists() and not out.is_dir():
+        raise SpatialEvoError(f"--out '{out}' is a file, not a folder")
+    meta = read_manifest(out)
+    if meta.get("format", 1) != FORMAT:
+        raise SpatialEvoError(f"'{out}' was written by another spatialevo version (format {meta.get('format', 1)}, "
+                              f"this one reads {FORMAT}): generate it again into another --out")
+    with lock(out, shared=True):
+        merge_parts(out, meta)
+    remove_leftovers(out)
     return out / "data.jsonl"
 
 
@@ -287,12 +422,12 @@ def digest(path: Path) -> str:
 
 
 def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` → ``(i, n)`` (the range is checked by :func:`check_config`)."""
     try:
         a, b = text.split("/")
         return int(a), int(b)
     except ValueError:
         raise SpatialEvoError(f"--shard must look like 0/4, got {text!r}") from None
-
 
 
 def add_parser(sub: Any) -> None:
@@ -303,7 +438,8 @@ def add_parser(sub: Any) -> None:
         "generate",
         help="turn scenes into a verified QA dataset",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=__doc__.split("\n\n")[0] + "\n\nDeterministic per seed, sharded, resumable (rerun after a kill to finish).",
+        description=__doc__.split("\n\n")[0] + "\n\nDeterministic per seed, sharded, resumable: rerun the same command after a kill "
+        "to finish; a rerun with other arguments into the same --out is refused. Runs sharing an --out are safe.",
         epilog=(
             "examples:\n"
             "  spatialevo generate --out out/qa --per-task 100\n"
@@ -313,20 +449,22 @@ def add_parser(sub: Any) -> None:
         ),
     )
     g.add_argument("--out", required=True, help="output folder (records in data.jsonl, images/ beside)")
-    g.add_argument("--scenes", default="bundled", help="'bundled', 'synthetic', or a folder of scenes in any layout")
+    g.add_argument("--scenes", default="bundled", help="'bundled', 'synthetic' / 'synthetic:N', or a folder of scenes in any layout")
     g.add_argument("--tasks", default=",".join(TASK_NAMES), help="comma-separated task names (default: all sixteen)")
     g.add_argument("--per-task", type=int, default=50, help="questions per task and scene")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=int, default=0, help=f"0 … {MAX_SEED}")
     g.add_argument("--shard", default="0/1", help="i/n: run chunk c when c %% n == i")
     g.add_argument("--chunk", type=int, default=64, help="records per atomically written part file")
     g.add_argument("--no-images", action="store_true", help="do not write frame images")
-    g.add_argument("--merge-only", action="store_true", help="only merge finished parts into data.jsonl")
+    g.add_argument("--merge-only", action="store_true", help="only verify and merge finished parts into data.jsonl")
     g.add_argument("--hf", action="store_true", help="also save a Hugging Face dataset to <out>/hf")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_run)
 
 
 def _run(args: Any) -> int:
+    if not args.out.strip():
+        raise SpatialEvoError("--out is empty")
     out = Path(args.out)
     shard = parse_shard(args.shard)
     if not args.merge_only:
@@ -335,8 +473,9 @@ def _run(args: Any) -> int:
             per_task=args.per_task, seed=args.seed, shard=shard, chunk=args.chunk, images=not args.no_images,
         )
         res = generate(cfg, progress=not args.quiet)
-        print(f"wrote {res['written']} records ({res['repeated']} reuse a question: the scene had fewer distinct ones); "
-              f"{res['no_question']} units without a valid question; {len(res['scenes_skipped'])} scene(s) skipped")
+        print(f"wrote {res['written']} records ({res['records']} in this shard's parts; {res['repeated']} reuse a question: "
+              f"the scene had fewer distinct ones); {res['no_question']} units without a valid question; "
+              f"{len(res['scenes_skipped'])} scene(s) skipped; {len(res['parts_regenerated'])} damaged part(s) regenerated")
         for path, reason in res["scenes_skipped"]:
             print(f"  skipped {path}: {reason}")
         if shard[1] > 1:

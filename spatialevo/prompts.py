@@ -7,15 +7,22 @@ its task and labels must agree with the JSON. The solver writes ``<answer>…</a
 
 from __future__ import annotations
 
-import json
-import string
 from collections.abc import Sequence
 from typing import Any
 
 from spatialevo.dge import TASKS, Question, QuestionFormatError, parse
+from spatialevo.safejson import MAX_DEPTH, loads
 
-#: characters of prompts and actions (``gymnasium.spaces.Text`` charset): printable ASCII
-PRINTABLE = frozenset(string.printable)
+
+def _printable() -> str:
+    return "".join(c for c in map(chr, range(0x10000)) if (c.isprintable() or c in "\n\t") and not 0xD800 <= ord(c) < 0xE000)
+
+
+#: characters of prompts and actions (the ``gymnasium.spaces.Text`` charset), in code-point order:
+#: every printable character of Unicode's Basic Multilingual Plane plus newline and tab, so labels
+#: such as "sofá" or "椅子" reach the model as they are (UTF-8 text)
+PRINTABLE_CHARS: str = _printable()
+PRINTABLE = frozenset(PRINTABLE_CHARS)
 #: questioner / solver outputs longer than this are rejected unread (characters)
 MAX_OUTPUT_CHARS = 8192
 
@@ -23,7 +30,8 @@ ROLE_QUESTIONER, ROLE_SOLVER = 0, 1
 
 
 def sanitize(text: str, max_length: int) -> str:
-    """``text`` restricted to :data:`PRINTABLE` (other characters → ``?``) and cut to ``max_length``."""
+    """``text`` restricted to :data:`PRINTABLE` (control characters and characters beyond the Basic
+    Multilingual Plane, such as emoji, → ``?``) and cut to ``max_length``."""
     out = "".join(c if c in PRINTABLE else "?" for c in text)
     if len(out) > max_length:
         out = out[: max_length - 3] + "..."
@@ -59,35 +67,45 @@ def solver_prompt(question_text: str, n_images: int) -> str:
 
 
 def _json_object(text: str) -> tuple[dict[str, Any] | None, str, str]:
-    """First balanced JSON object in ``text``: (object or None, text around it, error)."""
-    start = text.find("{")
-    while start != -1:
-        depth, in_str, esc = 0, False, False
-        for i in range(start, len(text)):
-            c = text[i]
-            if in_str:
-                esc = (c == "\\") and not esc
-                if c == '"' and not esc:
-                    in_str = False
-                elif c != "\\":
-                    esc = False
-                continue
-            if c == '"':
-                in_str = True
-            elif c == "{":
-                depth += 1
-            elif c == "}":
-                depth -= 1
-                if depth == 0:
-                    try:
-                        obj = json.loads(text[start : i + 1])
-                    except ValueError as exc:
-                        return None, "", f"the question JSON does not parse: {exc}"
-                    if not isinstance(obj, dict):
-                        return None, "", "the question JSON must be an object"
-                    return obj, (text[:start] + " " + text[i + 1 :]).strip(), ""
-        start = text.find("{", start + 1)
-    return None, "", "no JSON object found in the questioner output"
+    """The first balanced JSON object in ``text``: (object or None, text around it, error).
+
+    One pass over the text (linear time): string literals are skipped, braces matched with a
+    stack; the object that closes with the earliest opening brace is parsed (depth-limited).
+    """
+    stack: list[int] = []
+    in_str = esc = False
+    best: tuple[int, int] | None = None
+    for i, c in enumerate(text):
+        if in_str:
+            if esc:
+                esc = False
+            elif c == "\\":
+                esc = True
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = bool(stack)  # quotes outside any object are prose
+        elif c == "{":
+            stack.append(i)
+            if len(stack) > MAX_DEPTH:
+                return None, "", f"the question JSON is nested more than {MAX_DEPTH} levels deep"
+        elif c == "}" and stack:
+            start = stack.pop()
+            if not stack:
+                best = (start, i)
+                break
+            if best is None or start < best[0]:
+                best = (start, i)
+    if best is None:
+        return None, "", "no JSON object found in the questioner output"
+    start, end = best
+    try:
+        obj = loads(text[start : end + 1])
+    except ValueError as exc:
+        return None, "", f"the question JSON does not parse: {exc}"
+    if not isinstance(obj, dict):
+        return None, "", "the question JSON must be an object"
+    return obj, (text[:start] + " " + text[end + 1 :]).strip(), ""
 
 
 def read_question(output: Any, shown_frames: Sequence[str]) -> tuple[Question | None, str]:

@@ -3,55 +3,66 @@
 Questioner: ``novelty × (0.2·format + 0.5·valid + 0.3·task_match)``; format = the output is a
 structured question at all, valid = the DGE judges it valid, task_match = it is of the scheduled
 task, novelty = 0.5 when the same question was already asked on the same scene within the last
-``memory`` questions, else 1. The group-level *informativeness* term (how far the solvers'
+``memory`` questions, else 1. "The same question" is decided on the canonical form
+(:meth:`spatialevo.dge.DGE.canonical`: references resolved to instances, labels and parameters
+normalised, symmetric objects ordered), so re-wording a question does not make it new. The group-level *informativeness* term (how far the solvers'
 accuracy on the question is from 0 and 1) needs several solver answers; :func:`informativeness`
 computes it for the training launcher.
 
-Solver: ``0.1·format + 0.9·score``; format = an ``<answer>…</answer>`` block is present, score =
-the task's scorer (MRA for numbers, exact match after normalisation for choices / directions) or,
-for an invalid question, 1 when the answer names its reason code.
+Solver: ``0.1·format + 0.9·score``; format = the output has a complete, non-empty
+``<answer>…</answer>`` block (:func:`spatialevo.dge.scoring.answer_block`, the same block the scorer
+reads; tags lenient about spaces and case), score = the task's scorer on the one answer the output
+commits to (:func:`spatialevo.dge.scoring.read_answer`: a value, a reason code or unparsable, never
+both): for a valid question :func:`~spatialevo.dge.scoring.score` (MRA for numbers, exact match
+after normalisation for choices / directions; a reason code scores 0), for an invalid one
+:func:`~spatialevo.dge.scoring.score_reason` (1 when the answer is exactly its reason code, with
+only filler words such as "invalid" beside it; a value scores 0). Negated, hedged or multi-answer
+outputs score 0.
 """
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from spatialevo.dge import Question, Verdict
-from spatialevo.dge.scoring import score, score_reason
+from spatialevo.dge.scoring import answer_block, score, score_reason
 from spatialevo.prompts import MAX_OUTPUT_CHARS
 
 W_FORMAT, W_VALID, W_MATCH = 0.2, 0.5, 0.3
 W_SOLVER_FORMAT, W_SOLVER_SCORE = 0.1, 0.9
 REPEAT_FACTOR = 0.5
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 
 
 class QuestionerReward:
-    """Stateful questioner reward (remembers recent questions per scene for the novelty factor)."""
+    """Stateful questioner reward (remembers recent questions per scene for the novelty factor).
+
+    Callers pass the question in its canonical form (``dge.canonical(question)``): the memory
+    compares canonical JSON, so ``["TV"]``, ``["tv"]`` and ``["tv#13"]`` (the only tv) are one question.
+    """
 
     def __init__(self, memory: int = 1000):
         self.memory = int(memory)
         self._seen: OrderedDict[tuple, None] = OrderedDict()
 
     def __call__(
-        self, scene_id: str, task: str, question: Question | None, verdict: Verdict | None, *, remember: bool = True
+        self, scene_id: str, task: str, canonical: Question | None, verdict: Verdict | None, *, remember: bool = True
     ) -> tuple[float, dict[str, float]]:
-        """``(reward, parts)``; ``remember=False`` scores against the memory without adding the
+        """``(reward, parts)`` of a question (its canonical form, ``None`` when the output was no
+        question) on a scene; ``remember=False`` scores against the memory without adding the
         question (a batch scored alike in any order; add it later with :meth:`remember`)."""
-        if question is None or verdict is None:
+        if canonical is None or verdict is None:
             return 0.0, {"format": 0.0, "valid": 0.0, "task_match": 0.0, "novelty": 0.0}
-        repeated = (str(scene_id), question.to_json()) in self._seen
+        repeated = (str(scene_id), canonical.to_json()) in self._seen
         if remember:
-            self.remember(scene_id, question)
-        parts = {"format": 1.0, "valid": float(verdict.valid), "task_match": float(question.task == task), "novelty": REPEAT_FACTOR if repeated else 1.0}
+            self.remember(scene_id, canonical)
+        parts = {"format": 1.0, "valid": float(verdict.valid), "task_match": float(canonical.task == task), "novelty": REPEAT_FACTOR if repeated else 1.0}
         reward = parts["novelty"] * (W_FORMAT * parts["format"] + W_VALID * parts["valid"] + W_MATCH * parts["task_match"])
         return reward, parts
 
     def remember(self, scene_id: str, question: Question | str) -> None:
-        """Add a question (or its JSON) asked on a scene to the memory (oldest dropped first)."""
+        """Add a canonical question (or its JSON) asked on a scene to the memory (oldest dropped first)."""
         key = (str(scene_id), question if isinstance(question, str) else question.to_json())
         self._seen[key] = None
         self._seen.move_to_end(key)
@@ -67,13 +78,15 @@ class QuestionerReward:
 
 
 def solver_reward(output: Any, verdict: Verdict) -> tuple[float, dict[str, float], str]:
-    """``(reward, parts, error)`` of a solver output against the question's verdict."""
+    """``(reward, parts, error)`` of a solver output against the question's verdict (module docstring):
+    format needs a complete ``<answer>…</answer>`` block with non-empty content."""
     if not isinstance(output, str):
         return 0.0, {"format": 0.0, "score": 0.0}, f"the answer must be text, got {type(output).__name__}"
     if len(output) > MAX_OUTPUT_CHARS:
         return 0.0, {"format": 0.0, "score": 0.0}, f"the answer is {len(output)} characters long (limit {MAX_OUTPUT_CHARS})"
-    fmt = 1.0 if _ANSWER_TAG.search(output) else 0.0
-    err = "" if fmt else "no <answer>...</answer> block"
+    block = answer_block(output)
+    fmt = 1.0 if block else 0.0
+    err = "" if fmt else ("empty <answer></answer> block" if block == "" else "no <answer>...</answer> block")
     if verdict.valid:
         s = score(output, kind=verdict.answer_kind, gt=verdict.answer, unit=verdict.unit, options=verdict.options)
     else:

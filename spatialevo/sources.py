@@ -1,8 +1,16 @@
-"""Scene sources for the environment and dataset generation: bundled, a folder, a list, synthetic."""
+"""Scene sources for the environment and dataset generation: bundled, a folder, a list, synthetic.
+
+A source is a fixed, ordered list of scenes with **unique names** (the key of every per-scene
+cache, record id and image folder: two scans that share a ``scene_id`` or a file stem never mix).
+Scenes load lazily; at most ``cache`` loaded scenes are kept (least recently used first out), so a
+run that cycles through thousands of scenes keeps its memory flat.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,22 +20,64 @@ from spatialevo.errors import SceneFileNotFoundError, SpatialEvoError
 from spatialevo.scene.model import Scene
 
 log = logging.getLogger(__name__)
+#: loaded scenes a path-based source keeps (least recently used dropped first)
+DEFAULT_CACHE = 32
+#: rooms of ``"synthetic"`` (seeds 0 … N-1); ``"synthetic:N"`` chooses N (at most MAX_SYNTHETIC_COUNT)
+DEFAULT_SYNTHETIC_COUNT = 100
+MAX_SYNTHETIC_COUNT = 1_000_000
+#: suffixes of files that are scenes (or meant to be: a corrupt one is reported as skipped)
+SCENE_SUFFIXES = frozenset({".npz", ".json"})
+_SYNTHETIC_RE = re.compile(r"synthetic(?::(\d+))?")
+
+
+def unique_names(raw: Sequence[str], alternatives: Sequence[str] | None = None) -> list[str]:
+    """``raw`` made unique: a name used more than once takes its alternative (e.g. the file name
+    with its suffix instead of the stem), then a ``-2``, ``-3``, … suffix, in list order."""
+    counts: dict[str, int] = {}
+    for name in raw:
+        counts[name] = counts.get(name, 0) + 1
+    out: list[str] = []
+    used: set[str] = set()
+    for i, name in enumerate(raw):
+        cand = alternatives[i] if alternatives is not None and counts[name] > 1 else name
+        base, k = cand, 1
+        while cand in used:
+            k += 1
+            cand = f"{base}-{k}"
+        used.add(cand)
+        out.append(cand)
+    return out
 
 
 class SceneSource:
-    """A fixed list of scenes, loaded lazily and cached; ``draw(rng)`` picks one uniformly.
+    """A fixed list of scenes, loaded lazily; ``draw(rng)`` picks one uniformly.
+
+    Args:
+        paths: scene files or folders (any loader layout).
+        scenes: scenes already in memory (kept for the source's lifetime).
+        cache: loaded scenes kept from ``paths`` (least recently used dropped first).
+        names: names of the scenes a subclass loads itself (:meth:`_load`), instead of paths/scenes.
 
     Attributes:
-        names: scene names (file stems or scene ids).
+        names: unique scene names (file stems, the file name where two stems collide; scene ids
+            for in-memory scenes, ``-2``… where two collide).
         skipped: ``(path, reason)`` of scenes that could not be loaded (logged, never raised).
     """
 
-    def __init__(self, paths: Sequence[Path] = (), scenes: Sequence[Scene] = ()):
-        self._paths = list(paths)
-        self._scenes: dict[int, Scene] = dict(enumerate(scenes)) if scenes else {}
-        self.names = [p.stem for p in self._paths] if self._paths else [s.scene_id for s in scenes]
+    def __init__(self, paths: Sequence[Path] = (), scenes: Sequence[Scene] = (), *, cache: int = DEFAULT_CACHE,
+                 names: Sequence[str] | None = None):
+        self._paths = [Path(p) for p in paths]
+        self._fixed: dict[int, Scene] = dict(enumerate(scenes)) if scenes else {}
+        if names is not None:  # a subclass that loads scenes its own way names them
+            self.names = unique_names(list(names))
+        elif self._paths:
+            self.names = unique_names([p.stem for p in self._paths], [p.name for p in self._paths])
+        else:
+            self.names = unique_names([s.scene_id for s in scenes])
         self.skipped: list[tuple[str, str]] = []
         self._bad: set[int] = set()
+        self._loaded: OrderedDict[int, Scene] = OrderedDict()
+        self._cache = max(1, int(cache))
         if not self.names:
             raise SpatialEvoError("the scene source is empty")
 
@@ -35,72 +85,98 @@ class SceneSource:
         return len(self.names)
 
     def index_by_id(self) -> dict[str, int]:
-        """Scene id (and, where different, scene name) → index, for the scenes that load."""
+        """Scene name and scene id → index, for the scenes that load (a name wins over an id)."""
         out: dict[str, int] = {}
-        for i, name in enumerate(self.names):
+        for i in range(len(self.names)):
             scene = self.get(i)
             if scene is not None:
-                out[scene.scene_id] = i
-                out.setdefault(name, i)
+                out.setdefault(scene.scene_id, i)
+        out.update({name: i for i, name in enumerate(self.names) if i not in self._bad})
         return out
+
+    def _load(self, i: int) -> Scene:
+        from spatialevo.scene.loaders import load_scene
+
+        return load_scene(self._paths[i])
 
     def get(self, i: int) -> Scene | None:
         """Scene ``i`` (``None`` when it cannot be loaded; the reason is in :attr:`skipped`)."""
         if i in self._bad:
             return None
-        scene = self._scenes.get(i)
-        if scene is None:
-            from spatialevo.scene.loaders import load_scene
-
-            try:
-                scene = load_scene(self._paths[i])
-            except (SpatialEvoError, OSError, ValueError) as exc:
-                self._bad.add(i)
-                self.skipped.append((str(self._paths[i]), str(exc)))
-                log.warning("skipping scene %s: %s", self._paths[i], exc)
-                return None
-            self._scenes[i] = scene
+        scene = self._fixed.get(i)
+        if scene is not None:
+            return scene
+        scene = self._loaded.get(i)
+        if scene is not None:
+            self._loaded.move_to_end(i)
+            return scene
+        try:
+            scene = self._load(i)
+        except (SpatialEvoError, OSError, ValueError) as exc:
+            self._bad.add(i)
+            where = str(self._paths[i]) if i < len(self._paths) else self.names[i]
+            self.skipped.append((where, str(exc)))
+            log.warning("skipping scene %s: %s", where, exc)
+            return None
+        self._loaded[i] = scene
+        while len(self._loaded) > self._cache:
+            self._loaded.popitem(last=False)
         return scene
 
-    def draw(self, rng: np.random.Generator) -> Scene:
+    def draw_index(self, rng: np.random.Generator) -> int:
+        """Index of a uniformly drawn scene that loads (unloadable ones are skipped)."""
         for _ in range(4 * len(self.names) + 8):
-            scene = self.get(int(rng.integers(len(self.names))))
-            if scene is not None:
-                return scene
+            i = int(rng.integers(len(self.names)))
+            if self.get(i) is not None:
+                return i
         for i in range(len(self.names)):  # deterministic sweep before giving up
-            scene = self.get(i)
-            if scene is not None:
-                return scene
+            if self.get(i) is not None:
+                return i
         raise SpatialEvoError(f"none of the {len(self.names)} scenes could be loaded: {self.skipped[:3]}")
+
+    def draw(self, rng: np.random.Generator) -> Scene:
+        """A uniformly drawn scene that loads."""
+        scene = self.get(self.draw_index(rng))
+        assert scene is not None
+        return scene
 
 
 class SyntheticSource(SceneSource):
-    """Synthetic rooms generated on the fly (seed drawn from the caller's generator), cached by seed."""
+    """``count`` synthetic rooms, seeds ``first_seed …``, generated on first use (LRU-cached).
 
-    def __init__(self, n_frames: int = 12, width: int = 320, height: int = 240, cache: int = 8):
-        self.names = ["synthetic"]
-        self.skipped = []
-        self._cfg = (n_frames, width, height)
-        self._cache: dict[int, Scene] = {}
-        self._max = cache
+    Room ``i`` is ``generate_room(first_seed + i)`` (rectangular for even seeds, L-shaped for odd
+    ones) with ``n_frames`` frames of ``width`` x ``height``; its name and scene id are
+    ``synthetic_<seed>``.
+    """
 
-    def draw(self, rng: np.random.Generator) -> Scene:
+    def __init__(self, count: int = DEFAULT_SYNTHETIC_COUNT, *, first_seed: int = 0, n_frames: int = 12,
+                 width: int = 320, height: int = 240, cache: int = 8):
+        if not 1 <= int(count) <= MAX_SYNTHETIC_COUNT:
+            raise SpatialEvoError(f"a synthetic source holds 1 to {MAX_SYNTHETIC_COUNT:,} rooms, got {count}")
+        self.seeds = [int(first_seed) + k for k in range(int(count))]
+        self._cfg = (int(n_frames), int(width), int(height))
+        super().__init__(cache=cache, names=[f"synthetic_{s}" for s in self.seeds])
+
+    def _load(self, i: int) -> Scene:
         from spatialevo.synthetic import generate_room, room_config
 
-        seed = int(rng.integers(2**31))
-        scene = self._cache.get(seed)
-        if scene is None:
-            n, w, h = self._cfg
-            shape = ("rect", "L")[seed % 2]
-            scene = generate_room(seed, room_config(shape=shape, n_frames=n, width=w, height=h, scene_id=f"synthetic_{seed}"))
-            if len(self._cache) >= self._max:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[seed] = scene
-        return scene
+        seed = self.seeds[i]
+        n, w, h = self._cfg
+        cfg = room_config(shape=("rect", "L")[seed % 2], n_frames=n, width=w, height=h, scene_id=f"synthetic_{seed}")
+        return generate_room(seed, cfg)
 
 
 def make_source(spec: str | Path | Sequence[Scene] | SceneSource) -> SceneSource:
-    """``"bundled"``, ``"synthetic"``, a folder (every child a scene in any layout), a scene file, or scenes."""
+    """A source from ``"bundled"``, ``"synthetic"`` / ``"synthetic:N"`` (N rooms, seeds 0 … N-1;
+    default 100), a folder (the scene it is, else each child that is a scene: sub-folders, ``.npz``
+    and ``.json`` files, other files such as pictures are ignored), a scene file, or scenes.
+
+    Raises:
+        SceneFileNotFoundError: the path does not exist.
+        SpatialEvoError: an empty name, a folder without scenes.
+    """
+    if isinstance(spec, (str, Path)) and not str(spec).strip():
+        raise SpatialEvoError("the scene source is empty: give 'bundled', 'synthetic[:N]' or a path")
     if isinstance(spec, SceneSource):
         return spec
     if isinstance(spec, (list, tuple)):
@@ -111,21 +187,37 @@ def make_source(spec: str | Path | Sequence[Scene] | SceneSource) -> SceneSource
         from spatialevo.bundled import bundled_scene_paths
 
         return SceneSource(paths=bundled_scene_paths())
-    if spec == "synthetic":
-        return SyntheticSource()
+    m = _SYNTHETIC_RE.fullmatch(str(spec)) if isinstance(spec, str) else None
+    if m:
+        return SyntheticSource(int(m.group(1) or DEFAULT_SYNTHETIC_COUNT))
     path = Path(spec)
     if not path.exists():
         raise SceneFileNotFoundError(path, field="scenes")
-    if path.is_dir():
-        from spatialevo.scene.loaders import detect_layout
+    if not path.is_dir():
+        return SceneSource(paths=[path])
+    from spatialevo.scene.loaders import detect_layout
 
-        try:
-            detect_layout(path)
-            return SceneSource(paths=[path])  # the folder itself is one scene
-        except SpatialEvoError:
-            pass
-        children = sorted(p for p in path.iterdir() if not p.name.startswith("."))
-        if not children:
-            raise SpatialEvoError(f"scene folder '{path}' is empty")
-        return SceneSource(paths=children)
-    return SceneSource(paths=[path])
+    try:
+        detect_layout(path)
+        return SceneSource(paths=[path])  # the folder itself is one scene
+    except SpatialEvoError:
+        pass
+    children = sorted(p for p in path.iterdir() if not p.name.startswith("."))
+    scenes = [p for p in children if p.is_dir() or p.suffix.lower() in SCENE_SUFFIXES or _detected(p)]
+    if not scenes:
+        what = f"{len(children)} file(s), none of them a scene" if children else "nothing"
+        raise SpatialEvoError(f"scene folder '{path}' holds {what} (expected scene folders, .npz caches or box-list .json files)")
+    ignored = len(children) - len(scenes)
+    if ignored:
+        log.info("%s: ignoring %d file(s) that are not scenes", path, ignored)
+    return SceneSource(paths=scenes)
+
+
+def _detected(path: Path) -> bool:
+    from spatialevo.scene.loaders import detect_layout
+
+    try:
+        detect_layout(path)
+        return True
+    except SpatialEvoError:
+        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -81,3 +82,109 @@ def test_bad_recipes_name_the_field(tmp_path, monkeypatch):
     (tmp_path / "recipes.json").write_text(json.dumps({"scenes": [{"name": "x", "seed": "a", "shape": "rect", "frames": 2}]}))
     with pytest.raises(SceneFormatError, match=r"scenes\[0\].seed"):
         load_recipes(tmp_path)
+
+
+def _last_error_line(err: str) -> str:
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert lines and "Traceback" not in err and sum(x.startswith("error:") for x in lines) == 1, err
+    assert lines[-1].startswith("error: "), err
+    return lines[-1]
+
+
+def _read_only(tmp_path, monkeypatch):
+    """A folder nobody may write to (as root, where permissions do not stop writes, simulated)."""
+    import errno
+    import os
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    if os.geteuid() == 0:
+        real = os.mkdir
+
+        def denied(path, *a, **kw):
+            if str(path).startswith(str(ro)):
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return real(path, *a, **kw)
+
+        monkeypatch.setattr(os, "mkdir", denied)
+    return ro / "qa"
+
+
+GENERATE_FAILURES = {
+    "read-only folder": (["--out", "RO"], ["Permission denied", "ro/qa"]),
+    "file as --out": (["--out", "FILE"], ["is a file"]),
+    "file above --out": (["--out", "FILE/qa"], ["Not a directory", "FILE"]),
+    "--merge-only on an empty folder": (["--out", "EMPTY", "--merge-only"], ["holds no generate run", "manifest.json"]),
+    "--merge-only on a missing folder": (["--out", "EMPTY/nothing", "--merge-only"], ["holds no generate run"]),
+    "empty --tasks": (["--out", "NEW", "--tasks", ""], ["no task given"]),
+    "a file that is no scene": (["--out", "NEW", "--scenes", "README.md"], ["wrote 0 records", "could be loaded", "README.md"]),
+    "empty --scenes": (["--out", "NEW", "--scenes", ""], ["scene source is empty"]),
+    "empty --out": (["--out", ""], ["--out is empty"]),
+    "negative --seed": (["--out", "NEW", "--seed", "-1"], ["--seed"]),
+    "task twice": (["--out", "NEW", "--tasks", "room_size,room_size"], ["more than once"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GENERATE_FAILURES))
+def test_generate_failures_are_one_line_errors(tmp_path, monkeypatch, capsys, case):
+    from pathlib import Path
+
+    argv, words = GENERATE_FAILURES[case]
+    (tmp_path / "FILE").write_text("a file\n")
+    (tmp_path / "EMPTY").mkdir()
+    readme = str(Path(__file__).resolve().parents[1] / "README.md")
+    where = {"RO": lambda: str(_read_only(tmp_path, monkeypatch)), "README.md": lambda: readme}
+    argv = [where[a]() if a in where else (str(tmp_path / a) if a.split("/")[0] in ("FILE", "EMPTY", "NEW") else a) for a in argv]
+    rc = main(["generate", "--per-task", "1", "--tasks", "room_size", "--no-images", "--quiet", *argv])
+    line = _last_error_line(capsys.readouterr().err)
+    assert rc != 0
+    for w in words:
+        assert w.replace("FILE", str(tmp_path / "FILE")) in line, line
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0, reason="root writes anywhere")
+def test_generate_into_a_really_read_only_folder(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        assert main(["generate", "--out", str(ro / "qa"), "--per-task", "1", "--tasks", "room_size", "--no-images", "--quiet"]) != 0
+        assert "Permission denied" in _last_error_line(capsys.readouterr().err)
+    finally:
+        ro.chmod(0o755)
+
+
+TRAIN_PRELUDE = """
+import sys
+sys.modules['torch'] = None  # the 'train' extra is not installed
+from spatialevo.cli.main import main
+rcs = []
+for argv in {commands!r}:
+    rcs.append(main(argv))
+    print('rc', rcs[-1], file=sys.stderr, flush=True)
+"""
+
+
+def test_train_commands_without_the_train_extra(tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    commands = [
+        ["evolve", "--config", "configs/cpu-smoke.yaml", "--output-dir", str(tmp_path / "ev"), "--max-steps", "1"],
+        ["eval", "--model", str(model), "--per-task", "1", "--tasks", "room_size"],
+        ["pose", "train", "--synthetic", "0", "--frames", "4", "--steps", "1", "--out", str(tmp_path / "p.pt")],
+        ["pose", "eval", "--ckpt", str(tmp_path / "p.pt")],
+    ]
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", TRAIN_PRELUDE.format(commands=commands)], capture_output=True, text=True,
+                          timeout=300, cwd=root)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    blocks = re.split(r"^rc (-?\d+)$", done.stderr, flags=re.M)  # [err, rc, err, rc, ..., tail]
+    assert len(blocks) == 2 * len(commands) + 1, done.stderr
+    for k, argv in enumerate(commands):
+        line = _last_error_line(blocks[2 * k])
+        assert int(blocks[2 * k + 1]) != 0, (argv, blocks[2 * k])
+        assert "pip install 'spatialevo[train]'" in line and "torch" in line and f"'spatialevo {argv[0]}'" in line, line

@@ -35,8 +35,9 @@ def test_deterministic_and_verified(tmp_path) -> None:
     from spatialevo.bundled import bundled_scene_paths
 
     dges = {p.stem: DGE(load_scene(p)) for p in bundled_scene_paths()}
+    assert all(r["id"].startswith(f"{r['scene']}-{r['task']}-") for r in rows) and {r["scene"] for r in rows} == set(dges)
     for r in rows[::7]:
-        v = dges[r["scene_id"]].evaluate(Question.from_dict(r["question"]))
+        v = dges[r["scene"]].evaluate(Question.from_dict(r["question"]))
         assert v.valid and v.answer_text == r["answer_text"]
     assert run(tmp_path / "c", seed=1).read_bytes() != a.read_bytes()
 
@@ -149,6 +150,15 @@ def test_bad_input(tmp_path) -> None:
         run(tmp_path / "y", scenes=str(tmp_path / "missing"))
     with pytest.raises(SpatialEvoError, match="shard"):
         run(tmp_path / "z", shard=(3, 2))
+    for kw, words in [({"tasks": ()}, "no task given"), ({"tasks": ("room_size", "room_size")}, "more than once"),
+                      ({"per_task": 10**12}, "--per-task"), ({"chunk": 0}, "--chunk"), ({"seed": -1}, "--seed"),
+                      ({"seed": 2**32}, "--seed"), ({"scenes": ""}, "scene source is empty"), ({"scenes": "synthetic:0"}, "synthetic")]:
+        with pytest.raises(SpatialEvoError, match=words):
+            run(tmp_path / "v", **kw)
+    assert not (tmp_path / "v").exists()  # refused before anything is written
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(SpatialEvoError, match="is a file"):
+        run(tmp_path / "a_file")
     scenes = tmp_path / "scenes"
     scenes.mkdir()
     from spatialevo.bundled import bundled_scene_paths

@@ -459,3 +459,94 @@ def test_relative_input_path_gives_absolute_image_paths(tmp_path, monkeypatch):
     assert all(f.rgb_path.is_absolute() and f.depth_path.is_absolute() for f in scene.frames)
     back = load_scene(scene.save(tmp_path / "cache" / "s.npz"))
     assert back.frame_images(back.frames[0], ("depth",))["depth"].shape == (48, 64)
+
+
+# -- hostile input: physical bounds, non-numbers, unreadable headers (more: test_scene_hostile.py) -----
+@pytest.mark.parametrize(
+    ("edit", "field", "needle"),
+    [
+        (lambda d: d.update(room_size=1e308), "room_size", "1e+06"),
+        (lambda d: d.update(room_size=True), "room_size", "number"),
+        (lambda d: d.update(room_size="20"), "room_size", "number"),
+        (lambda d: d["sofa"][0].update(axesLengths=[1e308, 1, 1]), "sofa[0].axesLengths", "[0, 1000]"),
+        (lambda d: d["sofa"][0].update(axesLengths=[2000.0, 1, 1]), "sofa[0].axesLengths", "[0, 1000]"),
+        (lambda d: d["sofa"][0].update(centroid=[1e5, 0, 0]), "sofa[0].centroid", "10000"),
+        (lambda d: d["sofa"][0].update(centroid=[True, 1.0, 0.0]), "sofa[0].centroid", "bool"),
+        (lambda d: d["sofa"][0].update(centroid=["1.5", 1.0, 0.0]), "sofa[0].centroid", "str"),
+        (lambda d: d["sofa"][0].update(centroid=[None, 1.0, 0.0]), "sofa[0].centroid", "null"),
+        (lambda d: d["sofa"][0].update(normalizedAxes=[[1, 0, 0], [0, 1, 0], [0, 0, 1e308]]), "sofa[0].normalizedAxes", "rotation"),
+    ],
+)
+def test_boxlist_hostile_values(tmp_path, edit, field, needle):
+    fx = write_boxlist(tmp_path)
+    _edit_json(fx.path, edit)
+    _format_error(fx.path, fx.path, field, needle)
+
+
+@pytest.mark.parametrize(
+    ("key", "edit", "field", "needle"),
+    [(("anno", "segGroups"), lambda g, v=v: g[3].update(objectId=v), "segGroups[3].objectId", "object id")
+     for v in (1e30, 2**31, 2**70, 3.5, True)]
+    + [(("segs", "segIndices"), lambda s, v=v: s.__setitem__(0, v), "segIndices", n)
+       for v, n in ((True, "bool"), ("7", "str"), (3.5, "whole"), (None, "null"), (2**70, "range"))],
+)
+def test_segment_annotations_reject_bad_numbers(tmp_path, key, edit, field, needle):
+    fx = write_scannetpp(tmp_path)
+    _edit_json(fx.files[key[0]], lambda d: edit(d[key[1]]))
+    _format_error(fx.path, fx.files[key[0]], field, needle)
+
+
+def test_arkitscenes_pincam_beyond_bounds(tmp_path):
+    fx = write_arkitscenes(tmp_path)
+    kp = _pincam(fx)
+    kp.write_text("1000000000 192 211.9 212.1 500000000 95.5\n")
+    _format_error(fx.path, kp, "pincam.width", "32768")
+    kp.write_text("30000 30000 211.9 212.1 15000 15000\n")  # each side fine, 9e8 pixels in all
+    _format_error(fx.path, kp, "pincam.width/pincam.height", "pixels")
+    kp.write_text("256 192 1e7 212.1 127.5 95.5\n")
+    _format_error(fx.path, kp, "pincam fx/fy", "1e+06")
+
+
+def test_arkitscenes_object_id_beyond_int32_falls_back_to_index(tmp_path):
+    fx = write_arkitscenes(tmp_path)
+    _edit_json(fx.files["anno"], lambda d: d["data"][1].update(objectId=2**40))
+    assert [o.id for o in load_scene(fx.path).objects] == [0, 1, 2]
+
+
+def test_huge_pose_and_mesh_coordinates_name_the_file(tmp_path):
+    fx = write_scannet(tmp_path)
+    T = np.loadtxt(fx.files["pose_0"])
+    T[0, 3] = 1e308
+    write_matrix(fx.files["pose_0"], T)
+    _format_error(fx.path, fx.files["pose_0"], "pose translation", "10000")
+    fx = write_scannetpp(tmp_path / "pp")
+    _edit_json(fx.files["poses"], lambda d: d["frame_000000"]["aligned_pose"][0].__setitem__(3, 2e4))
+    _format_error(fx.path, fx.files["poses"], "frame_000000.aligned_pose translation", "10000")
+    fx = write_arkitscenes(tmp_path / "ak")
+    import trimesh
+
+    mesh = trimesh.load(fx.files["mesh"], process=False)
+    v = np.array(mesh.vertices)
+    v[3, 0] = -2e4
+    fx.files["mesh"].write_bytes(trimesh.Trimesh(v, mesh.faces, process=False).export(file_type="ply"))
+    _format_error(fx.path, fx.files["mesh"], "mesh.vertices", "10000")
+
+
+def test_corrupt_first_image_raises_instead_of_default_size(tmp_path):
+    fx = write_scannet(tmp_path)
+    depth0 = fx.path / "depth" / "0.png"
+    depth0.write_bytes(b"not a png")
+    _format_error(fx.path, depth0, "depth", "cannot read")
+    fx = write_scannetpp(tmp_path / "pp")
+    rgb0 = fx.path / "iphone" / "rgb" / "frame_000000.jpg"
+    rgb0.write_bytes(rgb0.read_bytes()[:20])
+    _format_error(fx.path, rgb0, "rgb", "cannot read")
+
+
+def test_model_errors_get_the_scene_path(tmp_path):
+    # a frame id the scene model refuses (blank) is found by Frame, which knows no file
+    fx = write_scannetpp(tmp_path)
+    _edit_json(fx.files["poses"], lambda d: d.update({" ": d.pop("frame_000010")}))
+    err = _raises(SceneFormatError, fx.path, "frame.id")
+    assert err.path == fx.path.absolute() or err.path == fx.path, err.path
+    assert str(fx.path) in str(err) and "\n" not in str(err)

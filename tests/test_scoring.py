@@ -15,6 +15,9 @@ from spatialevo.dge.scoring import (
     COMPONENT_ORDER,
     MRA_THRESHOLDS,
     UNPARSABLE,
+    ReasonAnswer,
+    answer_block,
+    canonical_text,
     choices_match,
     direction_components,
     extract_answer,
@@ -22,6 +25,7 @@ from spatialevo.dge.scoring import (
     mean_relative_accuracy,
     normalize_choice,
     parse_answer,
+    read_answer,
     score,
     score_reason,
 )
@@ -103,7 +107,7 @@ def test_mra_bad_inputs() -> None:
         ("２.５ ｍ", "m", 2.5),  # full-width (NFKC)
         ("\\boxed{2.5}", "m", 2.5),
         ("$2.5\\,\\text{m}$", "m", 2.5),
-        ("2.5 m or 250 cm", "m", 2.5),  # equal after conversion: fine
+        ("2.5 m, 250 cm", "m", 2.5),  # equal after conversion: fine
     ],
 )
 def test_numbers_and_units(text: str, unit: str, want: float) -> None:
@@ -149,6 +153,7 @@ def test_prose_around_numbers(text: str) -> None:
     "text,unit",
     [
         ("2 or 3", "m"),
+        ("2.5 m or 250 cm", "m"),  # "or" is a hedge / alternative anywhere in the span (SPEC §8)
         ("2-3 m", "m"),
         ("between 2 and 3 meters", "m"),
         ("2.5 m, 3 m", "m"),
@@ -310,6 +315,57 @@ def test_reason_codes() -> None:
     assert score_reason("nearly tied", "near_tie") == 0.0
     assert score_reason("2.5 m", "near_tie") == 0.0
     assert score_reason("<answer>label absent</answer>", "label_absent") == 1.0
+
+
+# ---------------------------------------------------------------------------- one committed answer
+def test_read_answer_returns_one_of_value_reason_unparsable() -> None:
+    assert read_answer("<answer>2.5 m</answer>", "number", unit="m") == 2.5
+    assert read_answer("<answer>invalid: near tie</answer>", "number", unit="m") == ReasonAnswer("near_tie")
+    assert parse_answer("<answer>invalid: near tie</answer>", "number", unit="m") == UNPARSABLE  # not a value
+    assert read_answer("<answer>2.5 m near tie</answer>", "number", unit="m") == UNPARSABLE
+    assert read_answer("near_tie", "choice", options=VIS) == read_answer("near_tie", "direction") == ReasonAnswer("near_tie")
+    assert str(ReasonAnswer("too_close")) == "too_close"
+
+
+@pytest.mark.parametrize(
+    "text,kind,unit,options",
+    [("about 250 cm", "number", "m", None), ("0,25 m", "number", "cm", None), ("twelve", "integer", None, None),
+     ("12,000 cm²", "number", "m2", None), ("the first image", "choice", None, VIS), ("(B)", "choice", None, LABELS),
+     ("Left front.", "choice", None, DIRS8), ("turned to the left", "direction", None, None), ("above, behind", "direction", None, None),
+     ("Invalid - label absent", "number", "m", None), ("0.30000000000000004 m", "number", "m", None), ("-2.5", "number", "m", None)],
+)
+def test_canonical_text_reads_back_the_same(text: str, kind: str, unit: str | None, options: tuple[str, ...] | None) -> None:
+    read = read_answer(text, kind, unit=unit, options=options)
+    assert read != UNPARSABLE
+    assert read_answer(canonical_text(read), kind, unit=unit, options=options) == read
+    assert canonical_text(UNPARSABLE) == "" and canonical_text(float("inf")) == ""
+
+
+def test_answer_block_and_extract_answer() -> None:
+    assert answer_block("<answer>1</answer>") == "1" and answer_block("< ANSWER > 1 </ answer >") == "1"
+    assert answer_block("<answer></answer>") == "" and answer_block("<answer>1") is None and answer_block(None) is None  # type: ignore[arg-type]
+    assert answer_block("<answer>1</answer> then </answer>") == "1"  # the first closing tag after the last opening one
+    assert extract_answer("<answer>1</answer> then <answer>2") == "1"  # a complete block wins over an unclosed one
+    assert extract_answer("</answer> x <answer> y") == "y" and extract_answer("x </answer>") == "x"
+
+
+def test_a_long_list_of_equal_numbers_is_not_an_answer() -> None:
+    assert parse_answer(" ".join(["2.5 m"] * 8), "number", unit="m") == 2.5
+    assert parse_answer(" ".join(["2.5 m"] * 9), "number", unit="m") == UNPARSABLE
+
+
+@pytest.mark.parametrize("text", ["2*1", "2²", "2..5", "1.2.3", "2 x 1", "2^2", "2.5 = 2.5", "not 2.5", "2.5, or so", "maybe 2.5",
+                                  "probably 2.5", "2.5 m, I can't be sure"])
+def test_uncommitted_or_malformed_numbers(text: str) -> None:
+    assert parse_answer(text, "number", unit="m") == UNPARSABLE
+
+
+def test_dash_between_words_is_a_hyphen() -> None:
+    for dash in ("\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u2212"):
+        assert parse_answer(f"front{dash}right", "choice", options=DIRS8) == "front-right", dash
+        assert parse_answer(f"back{dash}left", "direction") == frozenset({"back", "left"}), dash
+    assert parse_answer("2\u20133 m", "number", unit="m") == UNPARSABLE  # a range, as "2-3 m"
+    assert parse_answer("front \u2014 the chair is on the right", "choice", options=DIRS8) == "front"  # spaced: a clause break
 
 
 # ------------------------------------------------------------------------------------------ fuzz

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 
 from spatialevo import __version__
@@ -64,6 +66,44 @@ def _missing_extra(reason: str) -> int:
     raise SpatialEvoError(f"this command needs the 'train' extra (pip install 'spatialevo[train]'): {reason}")
 
 
+#: commands that need the 'train' extra, and the modules it brings (with words their errors use)
+TRAIN_COMMANDS = frozenset({"pose", "evolve", "eval"})
+TRAIN_MODULES = {"torch": ("torch", "pytorch"), "transformers": ("transformers",), "trl": ("trl",),
+                 "accelerate": ("accelerate",), "datasets": ("datasets",), "tensorboard": ("tensorboard",)}
+
+
+def missing_module_message(exc: ImportError, command: str | None) -> str:
+    """One line for an ``ImportError``: the missing module and, for the 'train' extra, how to get it."""
+    name = (exc.name or "").split(".")[0]
+    text = str(exc).lower()
+    if name not in TRAIN_MODULES:
+        name = next((m for m, words in TRAIN_MODULES.items() if any(w in text for w in words)), name)
+    if name in TRAIN_MODULES or command in TRAIN_COMMANDS:
+        what = f"'spatialevo {command}'" if command in TRAIN_COMMANDS else "this command"
+        missing = name or next((line.strip() for line in str(exc).splitlines() if line.strip()), "?")
+        return f"{what} needs the 'train' extra, which is not installed (missing module: {missing}): pip install 'spatialevo[train]'"
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), repr(exc))
+    return f"a module spatialevo needs is missing ({name or first}): reinstall spatialevo (pip install spatialevo)"
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line naming the path(s) and the OS reason (``'out/parts': Permission denied``)."""
+    paths = [os.fsdecode(p) if isinstance(p, (str, bytes, os.PathLike)) else str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hint = ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = " (free some space, then rerun the same command: finished work is kept)"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = " (check its permissions, or choose a folder you can write to)"
+    where = " -> ".join(f"'{p}'" for p in paths)
+    return f"{where}: {reason}{hint}" if where else f"{reason}{hint}"
+
+
+def _fail(message: str, code: int) -> int:
+    print("error: " + " ".join(line.strip() for line in message.splitlines() if line.strip()), file=sys.stderr)
+    return code
+
+
 def _demo(args: argparse.Namespace) -> int:
     from spatialevo.demo import run_demo
 
@@ -75,8 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (SpatialEvoError, KeyError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc), 2)
+    except OSError as exc:
+        return _fail(os_error_message(exc), 1)
+    except ImportError as exc:
+        return _fail(missing_module_message(exc, getattr(args, "command", None)), 1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

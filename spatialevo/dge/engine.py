@@ -86,6 +86,14 @@ class DGE:
             return Verdict.invalid(Reason.MALFORMED, f"unknown task {question.task!r}; tasks: {', '.join(self.tasks)}", task=question.task)
         return task.evaluate(self.index, question)
 
+    def canonical(self, question: Question) -> Question:
+        """The canonical form of a question (SPEC §8; :meth:`Task.canonical`): references resolved to
+        instances, labels and parameters normalised, symmetric objects ordered. Re-worded repeats of
+        one question (``"TV"`` / ``"tv#13"`` for the only tv, ``{"level": "HARD"}``, swapped objects of
+        a symmetric task) have equal canonical forms. A question of an unknown task is returned as is."""
+        task = self.tasks.get(question.task)
+        return question if task is None else task.canonical(self.index, question)
+
     def evaluate_many(self, questions: Iterable[Question | Mapping[str, Any] | str]) -> list[Verdict]:
         """Judge a batch of questions about this scene, sharing the per-scene precomputation."""
         qs = list(questions)

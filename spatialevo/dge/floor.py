@@ -4,11 +4,18 @@ Estimate from a point cloud (world frame, metres, z up), the documented method:
 
 1. Floor height ``z_f`` = the 1st percentile of the points' z (robust to stray points below).
 2. Keep points with ``z_f - 0.05 <= z <= z_f + max_height`` (floor, walls, furniture, ceiling).
-3. Mark their xy positions on a grid of ``cell`` metres (origin at the points' minimum, so the
-   result does not depend on where the scene sits in the world).
-4. Morphological closing with a disc of radius ``close_radius`` bridges unobserved gaps (doorways,
+3. Keep the room: the points' xy positions fall into coarse cells of ``2 · close_radius`` metres;
+   occupied cells that touch (8-neighbourhood) form clusters, and only the cluster holding the
+   most points is kept (ties: the one with the smallest cell). Stray points metres away from the
+   scan — a reflection through a window, a bad depth sample 2 km out — are dropped, so the grid
+   below is sized by the room, not by outliers. This step costs O(N log N) in the number of
+   points whatever their spread.
+4. Mark the kept xy positions on a grid of ``cell`` metres (origin at their minimum, so the result
+   does not depend on where the scene sits in the world). A room whose grid would exceed
+   :data:`MAX_GRID_CELLS` cells (about 300 m × 300 m at 5 cm) has no estimate.
+5. Morphological closing with a disc of radius ``close_radius`` bridges unobserved gaps (doorways,
    strips hidden behind furniture); holes enclosed by the result are filled.
-5. Area = (filled cells − ½ boundary cells) · cell². Points on the interior face of a wall land in
+6. Area = (filled cells − ½ boundary cells) · cell². Points on the interior face of a wall land in
    cells that straddle the true outline, so counting boundary cells as half removes the half-cell
    bias along the perimeter.
 
@@ -21,8 +28,39 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from spatialevo.scene.model import Scene
+
+#: largest estimate grid (cells); a larger room has no estimate (``room_unknown``)
+MAX_GRID_CELLS = 40_000_000
+#: coarse-cell coordinates beyond this are not a room (guards the integer cell keys)
+_MAX_COARSE = 2**30
+
+
+def main_cluster(xy: np.ndarray, size: float) -> np.ndarray:
+    """Boolean mask of the (N, 2) floor-plane points (metres) in the most populous cluster of
+    touching ``size``-metre cells (8-neighbourhood; ties: the cluster of the smallest cell)."""
+    c = np.floor((xy - xy.min(axis=0)) / size).astype(np.int64)
+    if c.max() >= _MAX_COARSE:
+        c = np.minimum(c, _MAX_COARSE)  # points this far out are alone in their cells anyway
+    width = int(c[:, 1].max()) + 2
+    key = c[:, 0] * width + c[:, 1]
+    cells, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    cx, cy = cells // width, cells % width
+    rows, cols = [], []
+    for dx, dy in ((1, -1), (1, 0), (1, 1), (0, 1)):
+        nb = (cx + dx) * width + (cy + dy)
+        j = np.minimum(np.searchsorted(cells, nb), len(cells) - 1)
+        hit = (cells[j] == nb) & (cy + dy >= 0)
+        rows.append(np.flatnonzero(hit))
+        cols.append(j[hit])
+    r, k = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, k)), shape=(len(cells), len(cells)))
+    _, label = connected_components(graph, directed=False)
+    weight = np.bincount(label, weights=counts)
+    return label[inverse.reshape(-1)] == int(np.argmax(weight))
 
 
 def estimate_floor_area(
@@ -34,7 +72,8 @@ def estimate_floor_area(
 ) -> float:
     """Deterministic floor-area estimate (m²) from (N, 3) world points in metres (see module docstring).
 
-    Returns 0.0 for fewer than 3 finite points.
+    Returns 0.0 for fewer than 3 finite points, and when the room's grid would exceed
+    :data:`MAX_GRID_CELLS` cells.
     """
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     pts = pts[np.all(np.isfinite(pts), axis=1)]
@@ -43,8 +82,12 @@ def estimate_floor_area(
     zf = float(np.percentile(pts[:, 2], 1.0))
     keep = (pts[:, 2] >= zf - 0.05) & (pts[:, 2] <= zf + max_height)
     xy = pts[keep, :2]
+    xy = xy[main_cluster(xy, 2.0 * max(close_radius, cell))]
     r = max(1, int(np.ceil(close_radius / cell)))
     pad = r + 2
+    span = np.ceil((xy.max(axis=0) - xy.min(axis=0)) / cell) + 2 * pad + 1
+    if float(span[0]) * float(span[1]) > MAX_GRID_CELLS:
+        return 0.0
     ij = np.floor((xy - xy.min(axis=0)) / cell).astype(np.int64) + pad
     shape = tuple(ij.max(axis=0) + pad + 1)
     grid = np.zeros(shape, dtype=bool)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spatialevo.errors import SpatialEvoError
+from spatialevo.safejson import loads
 
 _SCALARS = (str, int, float, bool)
 
@@ -90,9 +91,9 @@ class Question:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Question:
-        """Question from JSON text (raises :class:`QuestionFormatError` on invalid JSON)."""
+        """Question from JSON text (raises :class:`QuestionFormatError` on invalid or too deeply nested JSON)."""
         try:
-            data = json.loads(text)
+            data = loads(text)
         except (ValueError, TypeError) as exc:
             raise QuestionFormatError(f"not valid JSON: {exc}") from None
         return cls.from_dict(data)

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
 from spatialevo.errors import SceneFormatError
-from spatialevo.scene.validate import as_array, check_rotation
+from spatialevo.scene.validate import MAX_COORD_M, MAX_EXTENT_M, as_array, check_rotation
 
 # Sign pattern of the 8 corners, in the box's local frame (units of half extents).
 _CORNER_SIGNS = np.array(
@@ -31,6 +31,9 @@ _CORNER_SIGNS = np.array(
 @dataclass(frozen=True, eq=False)
 class OrientedBox:
     """A solid oriented box in the world frame (metres).
+
+    The centre lies within ``MAX_COORD_M`` of the origin and every extent in ``[0, MAX_EXTENT_M]``
+    (:mod:`spatialevo.scene.validate`); other values raise :class:`SceneFormatError`.
 
     Attributes:
         center: (3,) box centre, world frame, metres.
@@ -44,10 +47,10 @@ class OrientedBox:
     rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "center", as_array(self.center, (3,), "box.center"))
+        object.__setattr__(self, "center", as_array(self.center, (3,), "box.center", max_abs=MAX_COORD_M))
         ext = as_array(self.extents, (3,), "box.extents")
-        if (ext < 0).any():
-            raise SceneFormatError(f"box extents must be >= 0, got {ext.tolist()}", field="box.extents")
+        if (ext < 0).any() or (ext > MAX_EXTENT_M).any():
+            raise SceneFormatError(f"box extents must lie in [0, {MAX_EXTENT_M:g}] m, got {ext.tolist()}", field="box.extents")
         object.__setattr__(self, "extents", ext)
         object.__setattr__(self, "rotation", check_rotation(self.rotation, "box.rotation"))
         for name in ("center", "extents", "rotation"):
@@ -101,7 +104,10 @@ class OrientedBox:
             axes_lengths: (3,) full lengths along each axis, metres.
             normalized_axes: (3, 3) (or 9 numbers, row-major) whose *rows* are the unit box axes.
         """
-        axes = as_array(np.reshape(np.asarray(normalized_axes, dtype=np.float64), (3, 3)), (3, 3), "normalizedAxes")
+        axes = as_array(normalized_axes, None, "normalizedAxes")
+        if axes.size != 9:
+            raise SceneFormatError(f"expected 9 numbers (3x3), got shape {axes.shape}", field="normalizedAxes")
+        axes = axes.reshape(3, 3)
         R = axes.T
         if np.linalg.det(R) < 0:  # a left-handed axis set describes the same box with one axis flipped
             R = R * np.array([1.0, 1.0, -1.0])

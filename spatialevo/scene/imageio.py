@@ -2,28 +2,71 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from PIL import Image
 
 from spatialevo.errors import SceneFileNotFoundError, SceneFormatError
+from spatialevo.scene.validate import as_array
 
 if TYPE_CHECKING:
     from spatialevo.scene.model import Frame
 
 
+def read_npy(fh: BinaryIO, size: int, *, path: Path, field: str) -> np.ndarray:
+    """Read one ``.npy`` array of ``size`` bytes from ``fh``, checking its header before allocating.
+
+    The header's shape × item size must equal the bytes that follow it (a header claiming
+    ``(10**9, 3)`` in a small file is refused, never allocated); object dtypes and negative
+    dimensions are refused.
+
+    Raises:
+        SceneFormatError: naming ``path`` and ``field``.
+    """
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise SceneFormatError(f"unsupported .npy format version {version}", path=path, field=field)
+    except ValueError as exc:
+        raise SceneFormatError(f"not a .npy array ({exc})", path=path, field=field) from None
+    if any(d < 0 for d in shape):
+        raise SceneFormatError(f"negative dimension in shape {shape}", path=path, field=field)
+    if dtype.hasobject or dtype.itemsize == 0:
+        raise SceneFormatError(f"unsupported dtype {dtype}", path=path, field=field)
+    count = math.prod(shape)
+    available = size - fh.tell()
+    if count * dtype.itemsize != available:
+        raise SceneFormatError(
+            f".npy header claims shape {shape} of {dtype} ({count * dtype.itemsize} bytes) but {available} bytes follow it",
+            path=path, field=field,
+        )
+    arr = np.empty(count, dtype=dtype)
+    got = fh.readinto(memoryview(arr).cast("B")) if count else 0  # for a zip member, reaching the end checks the CRC
+    if got != available:
+        raise SceneFormatError(f"truncated array ({got} of {available} bytes)", path=path, field=field)
+    return arr.reshape(shape[::-1]).transpose() if fortran else arr.reshape(shape)
+
+
 def _open(path: Path, field: str) -> np.ndarray:
     if not path.is_file():
         raise SceneFileNotFoundError(path, field=field)
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
     try:
+        if path.suffix == ".npy":
+            with open(path, "rb") as fh:
+                return read_npy(fh, path.stat().st_size, path=path, field=field)
         with Image.open(path) as im:
             return np.asarray(im)
-    except (OSError, ValueError) as exc:
-        raise SceneFormatError(f"cannot decode image ({exc})", path=path, field=field) from None
+    except SceneFormatError:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise SceneFormatError(f"cannot decode image ({type(exc).__name__}: {exc})", path=path, field=field) from None
 
 
 def read_rgb(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -34,7 +77,7 @@ def read_rgb(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarra
         arr = np.repeat(arr[:, :, None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] < 3:
         raise SceneFormatError(f"expected an RGB image, got shape {arr.shape}", path=path, field="rgb")
-    arr = np.ascontiguousarray(arr[:, :, :3]).astype(np.uint8, copy=False)
+    arr = as_array(np.ascontiguousarray(arr[:, :, :3]), None, "rgb", path=path, dtype=np.uint8)  # no wrap-around
     if size is not None and (arr.shape[1], arr.shape[0]) != tuple(size):
         arr = np.asarray(Image.fromarray(arr).resize(tuple(size), Image.BILINEAR))
     return arr
@@ -46,7 +89,9 @@ def read_depth(path: str | Path, depth_scale: float = 1000.0) -> np.ndarray:
     arr = _open(path, "depth")
     if arr.ndim != 2:
         raise SceneFormatError(f"expected a single-channel depth image, got shape {arr.shape}", path=path, field="depth")
-    depth = arr.astype(np.float32) / np.float32(depth_scale)
+    arr = as_array(arr, None, "depth", path=path, finite=False)  # real numbers only (no bool / complex)
+    with np.errstate(invalid="ignore", over="ignore"):
+        depth = (arr / float(depth_scale)).astype(np.float32)
     depth[~np.isfinite(depth) | (depth < 0)] = 0.0
     return depth
 
@@ -57,7 +102,7 @@ def read_instance(path: str | Path) -> np.ndarray:
     arr = _open(path, "instance")
     if arr.ndim != 2:
         raise SceneFormatError(f"expected a single-channel instance image, got shape {arr.shape}", path=path, field="instance")
-    return arr.astype(np.int32)
+    return as_array(arr, None, "instance", path=path, dtype=np.int32)  # whole numbers in the int32 range
 
 
 def read_frame_image(frame: Frame, kind: str) -> np.ndarray:

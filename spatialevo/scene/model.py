@@ -15,7 +15,19 @@ import numpy as np
 
 from spatialevo.errors import SceneFormatError
 from spatialevo.scene.boxes import OrientedBox, minimal_oriented_box
-from spatialevo.scene.validate import as_array, check_intrinsics, check_pose
+from spatialevo.scene.validate import (
+    MAX_DEPTH_SCALE,
+    MAX_OBJECT_ID,
+    MAX_ROOM_SIZE_M2,
+    MIN_DEPTH_SCALE,
+    as_array,
+    as_int,
+    bounded_number,
+    check_image_size,
+    check_intrinsics,
+    check_points,
+    check_pose,
+)
 
 #: Values of ``SceneMesh.face_object_ids`` (and instance images) that are not object ids.
 NO_HIT = -1
@@ -49,12 +61,12 @@ class ObjectInstance:
     points: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.id, (int, np.integer)) or int(self.id) < 0:
-            raise SceneFormatError(f"object id must be a non-negative integer, got {self.id!r}", field="object.id")
-        self.id = int(self.id)
+        self.id = as_int(self.id, "object.id", lo=0, hi=MAX_OBJECT_ID, whole_floats=False)
         self.label = normalize_label(self.label)
+        if not isinstance(self.box, OrientedBox):
+            raise SceneFormatError(f"object {self.id}: box must be an OrientedBox, got {type(self.box).__name__}", field="object.box")
         if self.points is not None:
-            self.points = as_array(self.points, (None, 3), f"object {self.id} points")
+            self.points = check_points(self.points, f"object {self.id} points")
 
     @classmethod
     def from_points(cls, id: int, label: str, points: np.ndarray) -> ObjectInstance:
@@ -63,10 +75,14 @@ class ObjectInstance:
         Raises:
             SceneFormatError: if ``points`` is empty, wrongly shaped or non-finite.
         """
-        pts = as_array(points, (None, 3), f"object {id} ({label}) points")
+        pts = check_points(points, f"object {id} ({label}) points")
         if len(pts) == 0:
             raise SceneFormatError(f"object {id} ({label}) has no points", field="points")
-        return cls(id, label, minimal_oriented_box(pts), pts)
+        try:
+            box = minimal_oriented_box(pts)
+        except SceneFormatError as exc:  # e.g. points spanning more than MAX_EXTENT_M
+            raise SceneFormatError(f"object {id} ({label}): {exc.problem}", field=exc.field) from None
+        return cls(id, label, box, pts)
 
     @property
     def ref(self) -> str:
@@ -74,18 +90,32 @@ class ObjectInstance:
         return f"{self.label}#{self.id}"
 
 
+def frame_id(value: object) -> str:
+    """A frame id as a string: a non-empty string (kept as is) or an integer (``7`` → ``"7"``).
+
+    ``None``, bools, floats and blank strings raise :class:`SceneFormatError` (field ``frame.id``).
+    """
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    raise SceneFormatError(f"frame id must be a non-empty string or an integer, got {value!r}", field="frame.id")
+
+
 @dataclass(eq=False)
 class Frame:
     """One camera frame.
 
     Attributes:
-        id: frame identifier (unique in the scene), e.g. ``"000120"``.
+        id: frame identifier (unique in the scene), e.g. ``"000120"``: a non-empty string, or an
+            integer stored as its decimal string.
         K: (3, 3) pinhole intrinsics, pixels, for images of ``width`` x ``height``.
         T_wc: (4, 4) camera-to-world pose (OpenCV camera: x right, y down, z forward), metres.
-        width, height: image size in pixels.
+        width, height: image size in pixels (whole numbers, each in [1, ``MAX_IMAGE_SIDE_PX``]).
         rgb_path / depth_path / instance_path: optional stored images, read lazily by
             :meth:`Scene.frame_images` (RGB resized to ``width`` x ``height`` when it differs).
-        depth_scale: stored depth units per metre (1000 for millimetre PNGs).
+        depth_scale: stored depth units per metre (1000 for millimetre PNGs), in
+            [``MIN_DEPTH_SCALE``, ``MAX_DEPTH_SCALE``].
     """
 
     id: str
@@ -99,18 +129,20 @@ class Frame:
     depth_scale: float = 1000.0
 
     def __post_init__(self) -> None:
-        self.id = str(self.id)
+        self.id = frame_id(self.id)
         self.K = check_intrinsics(self.K, f"frame {self.id} K")
         self.T_wc = check_pose(self.T_wc, f"frame {self.id} T_wc")
-        if int(self.width) <= 0 or int(self.height) <= 0:
-            raise SceneFormatError(f"frame {self.id}: image size must be positive, got {self.width}x{self.height}", field="width/height")
-        self.width, self.height = int(self.width), int(self.height)
+        try:
+            self.width, self.height = check_image_size(self.width, self.height, f"frame {self.id} width/height")
+        except SceneFormatError as exc:
+            raise SceneFormatError(exc.problem, field=f"frame {self.id} width/height") from None
         for name in ("rgb_path", "depth_path", "instance_path"):
             value = getattr(self, name)
             if value is not None:
+                if not isinstance(value, (str, Path)) or not str(value) or "\x00" in str(value):
+                    raise SceneFormatError(f"expected a path, got {value!r}", field=f"frame {self.id} {name}")
                 setattr(self, name, Path(value))
-        if not np.isfinite(self.depth_scale) or self.depth_scale <= 0:
-            raise SceneFormatError(f"frame {self.id}: depth_scale must be positive", field="depth_scale")
+        self.depth_scale = bounded_number(self.depth_scale, f"frame {self.id} depth_scale", lo=MIN_DEPTH_SCALE, hi=MAX_DEPTH_SCALE)
 
     @property
     def camera_center(self) -> np.ndarray:
@@ -162,11 +194,17 @@ class SceneMesh:
     vertex_colors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        self.vertices = as_array(self.vertices, (None, 3), "mesh.vertices")
+        self.vertices = check_points(self.vertices, "mesh.vertices")
         self.faces = as_array(self.faces, (None, 3), "mesh.faces", dtype=np.int64)
         self.face_object_ids = as_array(self.face_object_ids, (len(self.faces),), "mesh.face_object_ids", dtype=np.int32)
         if len(self.faces) and (self.faces.min() < 0 or self.faces.max() >= len(self.vertices)):
             raise SceneFormatError("face indices out of range of the vertex array", field="mesh.faces")
+        if len(self.faces) and self.face_object_ids.min() < min(STRUCTURE_LABELS):
+            raise SceneFormatError(
+                f"face ids must be object ids (>= 0) or the codes {sorted(STRUCTURE_LABELS)} / NO_HIT = {NO_HIT}, "
+                f"got {int(self.face_object_ids.min())}",
+                field="mesh.face_object_ids",
+            )
         if self.vertex_colors is not None:
             self.vertex_colors = as_array(self.vertex_colors, (len(self.vertices), 3), "mesh.vertex_colors", dtype=np.uint8)
 
@@ -182,7 +220,8 @@ class Scene:
         mesh: optional triangle mesh (world, metres) with per-face object ids.
         points: optional (N, 3) point cloud (world, metres); ``point_colors`` (N, 3) uint8.
         floor_polygon: optional (M, 2) floor outline in the world xy plane (metres), counter-clockwise.
-        meta: free-form metadata (``layout``, ``room_size`` in m² when the source states it, ...).
+        meta: free-form metadata dict (``layout``, ``room_size`` in m² when the source states it,
+            checked to lie in (0, ``MAX_ROOM_SIZE_M2``], ...).
     """
 
     scene_id: str
@@ -196,7 +235,13 @@ class Scene:
     _visibility_cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.scene_id, (bool, np.bool_)) or not isinstance(self.scene_id, (str, int, np.integer)) or not str(self.scene_id).strip():
+            raise SceneFormatError(f"scene id must be a non-empty string or an integer, got {self.scene_id!r}", field="scene_id")
         self.scene_id = str(self.scene_id)
+        if not isinstance(self.meta, dict):
+            raise SceneFormatError(f"scene meta must be a dict, got {type(self.meta).__name__}", field="meta")
+        if self.meta.get("room_size") is not None:
+            self.meta["room_size"] = bounded_number(self.meta["room_size"], "room_size", lo=0.0, hi=MAX_ROOM_SIZE_M2, lo_open=True)
         ids = [o.id for o in self.objects]
         if len(set(ids)) != len(ids):
             dup = sorted({i for i in ids if ids.count(i) > 1})
@@ -205,11 +250,11 @@ class Scene:
         if len(set(fids)) != len(fids):
             raise SceneFormatError("duplicate frame ids", field="frames")
         if self.points is not None:
-            self.points = as_array(self.points, (None, 3), "points")
+            self.points = check_points(self.points, "points")
         if self.point_colors is not None:
             self.point_colors = as_array(self.point_colors, (len(self.points) if self.points is not None else None, 3), "point_colors", dtype=np.uint8)
         if self.floor_polygon is not None:
-            poly = as_array(self.floor_polygon, (None, 2), "floor_polygon")
+            poly = check_points(self.floor_polygon, "floor_polygon", dims=2)
             if len(poly) < 3:
                 raise SceneFormatError("floor polygon needs at least 3 vertices", field="floor_polygon")
             area2 = np.sum(poly[:, 0] * np.roll(poly[:, 1], -1) - np.roll(poly[:, 0], -1) * poly[:, 1])

@@ -57,7 +57,7 @@ def face_palette(scene: Scene) -> np.ndarray:
     table = {o.id: label_color(o.label) for o in scene.objects}
     table.update({k: label_color(v) for k, v in STRUCTURE_LABELS.items()})
     uniq, inv = np.unique(ids, return_inverse=True)
-    colours = np.array([table.get(int(i), np.array([128, 128, 128], np.uint8)) for i in uniq], dtype=np.uint8)
+    colours = np.array([table.get(int(i), np.array([128, 128, 128], np.uint8)) for i in uniq], dtype=np.uint8).reshape(-1, 3)
     return colours[inv.reshape(-1)]
 
 

@@ -5,9 +5,13 @@ deterministically to at most ``max_samples``; box-only objects use a regular gri
 faces). A sample is *visible* in a frame when it projects inside the image, lies in front of the
 camera (z > ``near`` metres), and passes the depth test: the first surface hit along the ray from
 the camera centre to the sample is not closer than the sample by more than
-``tol_abs + tol_rel · distance`` metres. With a mesh the test ray-casts exactly; without one it
-compares with the frame's stored depth image at the nearest pixel. The visible fraction is
-visible samples / all samples of the object, so a closed object seen from one side scores ≈ 0.5.
+``tol_abs + tol_rel · distance`` metres. With a mesh (with faces) the test ray-casts exactly;
+without one it compares with the frame's stored depth image at the nearest pixel. Without either,
+a boxes-only scene (no point cloud, no mesh) has nothing that could occlude, so the test is the
+frustum test alone; a scene whose surfaces are known but not testable (a point cloud, e.g. from a
+PLY without faces, or a mesh without faces) has visibility 0, so image questions about it are
+judged ``not_visible``. The visible fraction is visible samples / all samples of the object, so a
+closed object seen from one side scores ≈ 0.5.
 
 All samples of all objects of a frame are tested in one vectorised batch; results are cached on
 the scene (``scene._visibility_cache``).
@@ -87,7 +91,7 @@ def visible_samples(
     visible = np.zeros(len(pts), dtype=bool)
     idx = np.flatnonzero(inside)
     if len(idx):
-        if scene.mesh is not None:
+        if scene.mesh is not None and len(scene.mesh.faces):
             from spatialevo.scene.render import get_renderer
 
             c = f.camera_center
@@ -104,8 +108,10 @@ def visible_samples(
             dz = depth[py, px]
             zi = z[idx]
             visible[idx] = (dz > 0) & (dz >= zi - (tol_abs + tol_rel * zi))
-        else:
-            visible[idx] = True  # no occluder information: frustum test only
+        elif scene.points is None and scene.mesh is None:
+            visible[idx] = True  # a boxes-only scene has no occluders: frustum test only
+        # else: surfaces are known (a point cloud, or a mesh without faces) but cannot be
+        # depth-tested without a mesh or a stored depth image: nothing counts as visible
     for arr in (visible, z):
         arr.setflags(write=False)
     out = (pts, owner, visible, z)

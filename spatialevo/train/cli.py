@@ -12,7 +12,10 @@ EPILOG = """examples:
   accelerate launch --config_file configs/accelerate/zero3-8gpu.yaml -m spatialevo.train --config configs/8gpu-7b-zero3.yaml
 
 Rerunning the same command after an interruption resumes from the last checkpoint in output_dir
-(model, optimizer, LR schedule, curriculum and stream position).
+(model, optimizer, LR schedule, curriculum and stream position). Rerunning a finished run trains
+nothing (it writes final/ if missing). A larger --max-steps extends the run, and the LR schedule
+continues as if planned for the new max_steps. Resuming with another seed, scenes, roles or
+model is refused.
 """
 
 

@@ -25,10 +25,17 @@ Top-level keys (all optional except ``output_dir``):
 ``threads``      torch CPU threads (default: leave torch's choice).
 ``grpo``         keyword arguments of ``trl.GRPOConfig`` (batch size, generations, lengths,
                  learning rate, ``save_steps``, ``report_to``, ``deepspeed``, vLLM options, …).
+                 Checked when the config is read: an unknown key is named with the closest
+                 valid ones, and a number or flag field given another type (e.g. ``"2"`` or
+                 ``1e-3``, which YAML reads as a string) is refused.
 """
 
 from __future__ import annotations
 
+import difflib
+import enum
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -70,6 +77,7 @@ class EvolveConfig:
                 raise SpatialEvoError(f"set {key!r} at the top level of the config, not under grpo: (spatialevo sets it)")
         if not isinstance(self.grpo, dict) or not isinstance(self.scheduler, dict):
             raise SpatialEvoError("grpo and scheduler must be mappings")
+        check_grpo(self.grpo)
         inf = self.informativeness
         if not isinstance(inf, dict) or set(inf) - {"weight", "generations", "max_new_tokens"}:
             raise SpatialEvoError(f"informativeness takes weight, generations, max_new_tokens; got {inf!r}")
@@ -94,6 +102,77 @@ class EvolveConfig:
         if not (path / "config.json").is_file():
             raise SpatialEvoError(f"model checkpoint not found: {self.model} (a local folder with config.json; nothing is downloaded)")
         return path
+
+
+_SIMPLE = (bool, int, float, type(None))  #: field types whose values check_grpo verifies
+
+
+def grpo_fields() -> dict[str, Any] | None:
+    """``trl.GRPOConfig``'s dataclass fields by name and declared type (``None`` without trl)."""
+    try:
+        from trl import GRPOConfig
+    except ImportError:  # no 'train' extra: nothing to run, nothing to check against
+        return None
+    import dataclasses
+
+    return {f.name: f.type for f in dataclasses.fields(GRPOConfig) if f.init}
+
+
+def check_grpo(grpo: dict[str, Any]) -> None:
+    """Check the ``grpo:`` keys against ``trl.GRPOConfig`` (before any model is loaded).
+
+    Raises:
+        SpatialEvoError: an unknown key (named with the closest valid ones), or a value whose type
+            a number / flag field cannot take.
+    """
+    known = grpo_fields()
+    if known is None:
+        return
+    for key, value in grpo.items():
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else " (see trl.GRPOConfig for the valid keys)"
+            raise SpatialEvoError(f"grpo: unknown key {key!r}{hint}")
+        problem = _type_problem(known[key], value)
+        if problem:
+            raise SpatialEvoError(f"grpo.{key}: {problem}")
+
+
+def _members(tp: Any) -> tuple[Any, ...]:
+    """The members of a union type (``int | None`` → ``(int, NoneType)``), or the type itself."""
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        return typing.get_args(tp)
+    return (tp,)
+
+
+def _type_problem(tp: Any, value: Any) -> str | None:
+    """Why ``value`` does not fit a field declared ``tp``; ``None`` when it fits or when ``tp`` is
+    not a number / flag / choice type (those values are left to ``GRPOConfig``)."""
+    members = _members(tp)
+    enums = [m for m in members if isinstance(m, type) and issubclass(m, enum.Enum)]
+    if enums and isinstance(value, str):  # e.g. lr_scheduler_type: SchedulerType | str
+        return _choice_problem([e.value for m in enums for e in m], value)
+    if not all(m in _SIMPLE for m in members) or any(_fits(m, value) for m in members):
+        return None
+    want = " or ".join("null" if m is type(None) else {bool: "true/false", int: "an integer", float: "a number"}[m] for m in members)
+    hint = " (YAML reads 1e-3 as a string: write 1.0e-3)" if isinstance(value, str) and float in members else ""
+    return f"expected {want}, got {type(value).__name__} {value!r}{hint}"
+
+
+def _fits(tp: type, value: Any) -> bool:
+    """``value`` is a ``tp`` (``bool``, ``int``, ``float`` or ``NoneType``); a bool is no number, an int is a float."""
+    if tp is type(None) or tp is bool:
+        return isinstance(value, tp)
+    return isinstance(value, (int, float) if tp is float else int) and not isinstance(value, bool)
+
+
+def _choice_problem(choices: list[Any], value: str) -> str | None:
+    """Why ``value`` is not one of ``choices``; ``None`` when it is."""
+    if value in choices:
+        return None
+    close = difflib.get_close_matches(value, [str(c) for c in choices], n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}?" if close else f"expected one of {choices}"
+    return f"{value!r} is not a valid choice; {hint}"
 
 
 def load_config(path: str | Path, **overrides: Any) -> EvolveConfig:

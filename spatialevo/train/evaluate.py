@@ -65,8 +65,9 @@ def evaluate_policy(model: Any, processor: Any, records: Sequence[dict[str, Any]
     per_task: dict[str, list[tuple[float, float]]] = defaultdict(list)
     todo = []
     for rec in records:
-        if rec["scene_id"] not in index:
-            raise SpatialEvoError(f"record {rec.get('id')}: scene {rec['scene_id']!r} is not among the scenes {scenes!r}")
+        name = rec.get("scene", rec["scene_id"])  # the source's unique name (older records: the scene id)
+        if name not in index:
+            raise SpatialEvoError(f"record {rec.get('id')}: scene {name!r} is not among the scenes {scenes!r}")
         todo.append(rec)
     bar = None
     if progress:
@@ -78,11 +79,11 @@ def evaluate_policy(model: Any, processor: Any, records: Sequence[dict[str, Any]
         chunk = todo[start : start + batch]
         images = []
         for rec in chunk:
-            scene = source.get(index[rec["scene_id"]])
+            scene = source.get(index[rec.get("scene", rec["scene_id"])])
             images.append([frame_image(scene, f, image_size) for f in rec.get("frames") or [scene.frames[0].id]])
         answers = [a[0] for a in answer(model, processor, [rec["question_text"] for rec in chunk], images, max_new_tokens=max_new_tokens)]
         for rec, ans in zip(chunk, answers):
-            k = index[rec["scene_id"]]
+            k = index[rec.get("scene", rec["scene_id"])]
             dge = dges.get(k) or dges.setdefault(k, DGE(source.get(k)))
             v = dge.evaluate(Question.from_dict(rec["question"]))
             _, parts, _ = solver_reward(ans, v)

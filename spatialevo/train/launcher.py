@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,9 @@ from spatialevo.train.config import EvolveConfig
 log = logging.getLogger(__name__)
 STATE_FILE = "spatialevo_state.json"
 POSE_HEAD_FILE = "pose_head.pt"
+#: checkpoint files that are training state, not part of the model (left out of ``final/``)
+TRAINING_ONLY = {"optimizer.pt", "scheduler.pt", "scaler.pt", "trainer_state.json", STATE_FILE, POSE_HEAD_FILE, "latest", "zero_to_fp32.py"}
+IDENTITY_KEYS = ("seed", "scenes", "roles", "model")  #: what a resumed run must share with its checkpoint
 
 
 def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, trl)
@@ -49,6 +55,11 @@ def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, 
             loaded = type(target).from_pretrained(resume_from_checkpoint, dtype=target.dtype)
             target.load_state_dict(loaded.state_dict(), strict=True)
             del loaded
+
+        def _load_optimizer_and_scheduler(self, checkpoint):  # noqa: ANN001, ANN202
+            super()._load_optimizer_and_scheduler(checkpoint)
+            if checkpoint is not None:
+                continue_lr_schedule(self.lr_scheduler)
 
         # -- auxiliary pose loss (spatialevo.pose.VisionPoseHead on the vision features) --------
         # The head lives beside the policy (not inside the DDP-wrapped module, whose reducer rejects
@@ -106,8 +117,10 @@ def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, 
         """Applies each step's curriculum updates (:meth:`SelfPlayRewards.flush`), saves the stream +
         curriculum state (and the pose head) in each checkpoint, restores them on resume."""
 
-        def __init__(self, stream: Any, rewards: Any, resume_from: str | None, pose_head: Any = None):
+        def __init__(self, stream: Any, rewards: Any, resume_from: str | None, pose_head: Any = None,
+                     identity: dict[str, Any] | None = None):
             self.stream, self.rewards, self.resume_from, self.pose_head = stream, rewards, resume_from, pose_head
+            self.identity = identity
 
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
             self.rewards.flush()  # curriculum and question buffer updates, identical on every rank
@@ -154,16 +167,81 @@ def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, 
                     torch.save(self.pose_head.state_dict(), folder / (POSE_HEAD_FILE + ".tmp"))
                     (folder / (POSE_HEAD_FILE + ".tmp")).replace(folder / POSE_HEAD_FILE)
                 tmp = folder / (STATE_FILE + ".tmp")  # written last: its presence marks a complete checkpoint
-                tmp.write_text(json.dumps(run_state(self.stream, self.rewards)))
+                tmp.write_text(json.dumps(run_state(self.stream, self.rewards, self.identity)))
                 tmp.replace(folder / STATE_FILE)
 
     return EvolveTrainer, StateCallback
 
 
-def run_state(stream: Any, rewards: Any) -> dict[str, Any]:
+def run_state(stream: Any, rewards: Any, identity: dict[str, Any] | None = None) -> dict[str, Any]:
     """What a checkpoint keeps besides the trainer's own state: the stream (position, buffer,
-    curriculum) and the questioner's novelty memory."""
-    return {**stream.state_dict(), "novelty": rewards.questioner.state_dict()}
+    curriculum), the questioner's novelty memory and the run's identity (:func:`run_identity`)."""
+    state = {**stream.state_dict(), "novelty": rewards.questioner.state_dict()}
+    return state if identity is None else {**state, "run": identity}
+
+
+def continue_lr_schedule(scheduler: Any) -> list[float] | None:
+    """Set the optimizer's learning rates to the schedule's value at its restored step.
+
+    On resume the scheduler is built for this run's ``max_steps`` and then gets the checkpoint's
+    step count, but the optimizer (and the scheduler's last LR) keep the LR the checkpoint ended
+    with: for a run extended past its planned end that is the old schedule's last value (0 for a
+    linear decay), used for the first resumed step. Recomputing it from the current schedule makes
+    an extended run follow the schedule of a run planned for the new ``max_steps`` from the start;
+    a resume with the same ``max_steps`` is unchanged. Only ``LambdaLR`` schedules (every
+    ``lr_scheduler_type`` but ``reduce_lr_on_plateau`` and ``greedy``) are recomputed; others are
+    left as loaded.
+    """
+    from torch.optim.lr_scheduler import LambdaLR
+
+    sched = scheduler if isinstance(scheduler, LambdaLR) else getattr(scheduler, "scheduler", None)
+    if not isinstance(sched, LambdaLR):
+        return None
+    lrs = [base * fn(sched.last_epoch) for base, fn in zip(sched.base_lrs, sched.lr_lambdas)]
+    for group, lr in zip(sched.optimizer.param_groups, lrs):
+        group["lr"] = lr
+    sched._last_lr = lrs
+    return lrs
+
+
+def _identity_value(value: str) -> str:
+    """A model / scenes value as recorded: an existing path resolved, a keyword (``tiny``, ``bundled``) as is."""
+    path = Path(value).expanduser()
+    return str(path.resolve()) if value not in ("tiny", "bundled") and path.exists() else value
+
+
+def run_identity(cfg: EvolveConfig) -> dict[str, Any]:
+    """What makes a run the same run on resume: seed, scenes, roles and model (kept in each checkpoint)."""
+    return {"seed": int(cfg.seed), "scenes": _identity_value(str(cfg.scenes)), "roles": list(cfg.roles),
+            "model": _identity_value(str(cfg.model))}
+
+
+def check_resume(cfg: EvolveConfig, checkpoint: str) -> None:
+    """Refuse to resume ``checkpoint`` with a config of another run (checkpoints written before the
+    identity was recorded are accepted).
+
+    Raises:
+        SpatialEvoError: the seed, scenes, roles or model differ (each difference named).
+    """
+    saved = json.loads((Path(checkpoint) / STATE_FILE).read_text()).get("run")
+    if saved is None:
+        return
+    now = run_identity(cfg)
+    diffs = [f"{k} {saved.get(k)!r} in the checkpoint, {now[k]!r} in the config" for k in IDENTITY_KEYS if saved.get(k) != now[k]]
+    if diffs:
+        raise SpatialEvoError(f"cannot resume {checkpoint}: another run ({'; '.join(diffs)}); "
+                              "use the same settings, --no-resume, or another --output-dir")
+
+
+def trainer_state(checkpoint: str | Path) -> dict[str, Any]:
+    """The checkpoint's ``trainer_state.json`` (step, planned ``max_steps``, ``log_history``); ``{}`` if absent."""
+    path = Path(checkpoint) / "trainer_state.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def checkpoint_step(checkpoint: str | Path) -> int:
+    """The optimiser step a checkpoint was saved at."""
+    return int(trainer_state(checkpoint).get("global_step", Path(checkpoint).name.split("-")[-1]))
 
 
 def last_checkpoint(output_dir: str | Path) -> str | None:
@@ -191,15 +269,61 @@ def read_questions(path: str | Path, source: Any) -> list[tuple[int, str]]:
             continue
         try:
             rec = json.loads(line)
-            scene, question = by_id.get(rec["scene_id"]), rec["question"]
+            name = rec.get("scene", rec["scene_id"])  # the source's unique name (older records: the scene id)
+            scene, question = by_id.get(name), rec["question"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise SpatialEvoError(f"{p}:{n}: not a generate record ({exc})") from None
         if scene is None:
-            raise SpatialEvoError(f"{p}:{n}: scene {rec['scene_id']!r} is not among the configured scenes")
+            raise SpatialEvoError(f"{p}:{n}: scene {name!r} is not among the configured scenes")
         out.append((scene, json.dumps(question, sort_keys=True)))
     if not out:
         raise SpatialEvoError(f"{p}: no questions")
     return out
+
+
+def has_model(folder: Path) -> bool:
+    """A complete saved model: its config and its weights."""
+    weights = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+    return (folder / "config.json").is_file() and any((folder / w).is_file() for w in weights)
+
+
+def write_final(checkpoint: str | Path, final: Path) -> None:
+    """``final/`` from a checkpoint: its model, config and processor files, without the training state.
+
+    Raises:
+        SpatialEvoError: the checkpoint has no consolidated weights (e.g. DeepSpeed shards only).
+    """
+    src = Path(checkpoint)
+    if not has_model(src):
+        raise SpatialEvoError(f"cannot write {final}: {src} holds no consolidated model weights")
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.is_file() and f.name not in TRAINING_ONLY and not f.name.startswith("rng_state") and not f.name.endswith(".tmp"):
+            shutil.copy2(f, tmp / f.name)
+    shutil.rmtree(final, ignore_errors=True)  # an incomplete final/ (killed while saving)
+    tmp.replace(final)
+
+
+def finished_run(cfg: EvolveConfig, checkpoint: str, step: int) -> dict[str, Any]:
+    """A rerun of a run whose newest checkpoint is at ``max_steps``: no training; ``final/`` is
+    written from the checkpoint if missing.
+
+    Raises:
+        SpatialEvoError: the checkpoint is past ``max_steps`` (the run cannot be shortened).
+    """
+    if step > int(cfg.max_steps):
+        raise SpatialEvoError(f"{checkpoint} is at step {step}, past max_steps {cfg.max_steps}: nothing to train "
+                              "(use a larger --max-steps, --no-resume, or another --output-dir)")
+    final = Path(cfg.output_dir) / "final"
+    print(f"run complete: step {step} of max_steps {cfg.max_steps} ({checkpoint}); nothing to train")
+    if not has_model(final) and int(os.environ.get("RANK", "0")) == 0:
+        print(f"writing {final} from {checkpoint}")
+        write_final(checkpoint, final)
+    saved = json.loads((Path(checkpoint) / STATE_FILE).read_text())
+    return {"global_step": step, "resumed_from": checkpoint, "final": str(final), "complete": True,
+            "scheduler": saved.get("scheduler"), "log_history": list(trainer_state(checkpoint).get("log_history", []))}
 
 
 def model_path(cfg: EvolveConfig) -> str:
@@ -220,7 +344,6 @@ def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
     import datasets
     import torch
     from accelerate import PartialState
-    from trl import GRPOConfig
 
     from spatialevo.curriculum import make_scheduler
     from spatialevo.dge import TASK_NAMES
@@ -231,6 +354,10 @@ def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
 
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
+    args = grpo_args(cfg)  # option errors first: before the model is built or loaded
+    resume = last_checkpoint(cfg.output_dir) if cfg.resume else None
+    if resume:
+        check_resume(cfg, resume)
     with PartialState().main_process_first():  # one process builds the tiny model, the others wait
         path = model_path(cfg)
     processor = load_processor(path)
@@ -241,24 +368,14 @@ def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
     stream = SelfPlayStream(source, scheduler, seed=cfg.seed, image_size=cfg.image_size, roles=cfg.roles, questions=questions)
     rewards = SelfPlayRewards(stream, informativeness_weight=float(cfg.informativeness.get("weight", 0.3)))
     funcs, weights = rewards.functions(split=cfg.advantage == "gdpo")
+    args.reward_weights = weights
     ds = datasets.IterableDataset.from_generator(stream.__iter__)
-    import importlib.util
-
-    report = ["tensorboard"] + (["wandb"] if importlib.util.find_spec("wandb") is not None else [])  # W&B when installed
-    grpo = {"use_cpu": not torch.cuda.is_available(), "bf16": torch.cuda.is_available(), "report_to": report,
-            "logging_steps": 1, "save_strategy": "steps", "save_steps": 50, "shuffle_dataset": False,
-            "ignore_data_skip": True, "remove_unused_columns": False, **cfg.grpo}
-    args = GRPOConfig(
-        output_dir=cfg.output_dir, max_steps=int(cfg.max_steps), seed=int(cfg.seed), reward_weights=weights,
-        multi_objective_aggregation="normalize_then_sum" if cfg.advantage == "gdpo" else "sum_then_normalize", **grpo,
-    )
-    resume = last_checkpoint(cfg.output_dir) if cfg.resume else None
     EvolveTrainer, StateCallback = _trainer_classes()
     head = _pose_head(cfg, path, stream) if cfg.pose_aux is not None else None
     if head is not None:
         EvolveTrainer.pose_head, EvolveTrainer.pose_cfg = head, dict(cfg.pose_aux)
         EvolveTrainer.pose_scene = {s: k for k, s in enumerate(stream.usable)}
-    callback = StateCallback(stream, rewards, resume, head)
+    callback = StateCallback(stream, rewards, resume, head, run_identity(cfg))
     trainer = EvolveTrainer(model=path, reward_funcs=funcs, args=args, train_dataset=ds, processing_class=processor, callbacks=[callback])
     if head is not None:
         if getattr(trainer, "is_deepspeed_enabled", False):
@@ -267,6 +384,36 @@ def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
     rewards.solve = _solver_group(trainer, processor, stream, int(cfg.informativeness.get("generations", 4)),
                                   int(cfg.informativeness.get("max_new_tokens", 64)))
     return trainer, stream, rewards, resume
+
+
+def grpo_args(cfg: EvolveConfig) -> Any:
+    """The ``trl.GRPOConfig`` of a run: spatialevo's defaults, then ``cfg.grpo``. The reward weights
+    are set by :func:`build` once the reward functions exist.
+
+    Raises:
+        SpatialEvoError: an option ``GRPOConfig`` rejects (one line, naming the key when it can).
+    """
+    import importlib.util
+
+    import torch
+    from trl import GRPOConfig
+
+    from spatialevo.train.config import check_grpo
+
+    check_grpo(cfg.grpo)  # again: callers may have changed cfg.grpo after loading
+    report = ["tensorboard"] + (["wandb"] if importlib.util.find_spec("wandb") is not None else [])  # W&B when installed
+    grpo = {"use_cpu": not torch.cuda.is_available(), "bf16": torch.cuda.is_available(), "report_to": report,
+            "logging_steps": 1, "save_strategy": "steps", "save_steps": 50, "shuffle_dataset": False,
+            "ignore_data_skip": True, "remove_unused_columns": False, **cfg.grpo}
+    agg = "normalize_then_sum" if cfg.advantage == "gdpo" else "sum_then_normalize"
+    try:
+        return GRPOConfig(output_dir=cfg.output_dir, max_steps=int(cfg.max_steps), seed=int(cfg.seed),
+                          multi_objective_aggregation=agg, **grpo)
+    except (TypeError, ValueError) as exc:
+        msg = " ".join(str(exc).split())
+        named = [k for k in cfg.grpo if re.search(rf"\b{re.escape(str(k))}\b", msg)]
+        where = f"grpo ({', '.join(named)})" if named else "grpo"
+        raise SpatialEvoError(f"{where}: rejected by trl.GRPOConfig: {msg}") from None
 
 
 def _solver_group(trainer: Any, processor: Any, stream: Any, generations: int, max_new_tokens: int) -> Any:
@@ -317,7 +464,21 @@ def _pose_head(cfg: EvolveConfig, path: str, stream: Any) -> Any:
 
 def evolve(cfg: EvolveConfig) -> dict[str, Any]:
     """Run (or resume) a self-evolution run; returns the final step, the resumed checkpoint, the
-    curriculum state and the logged metrics (``log_history``)."""
+    curriculum state and the logged metrics (``log_history``).
+
+    A rerun of a finished run (newest checkpoint at ``max_steps``) trains nothing and loads no
+    model (:func:`finished_run`). A rerun with a larger ``max_steps`` extends the run: the LR
+    schedule continues as if the run had been planned for the new ``max_steps`` from the start.
+    """
+    checkpoint = last_checkpoint(cfg.output_dir) if cfg.resume else None
+    if checkpoint:
+        check_resume(cfg, checkpoint)
+        step = checkpoint_step(checkpoint)
+        if step >= int(cfg.max_steps):
+            return finished_run(cfg, checkpoint, step)
+        planned = trainer_state(checkpoint).get("max_steps")
+        if planned is not None and int(planned) != int(cfg.max_steps):
+            print(f"max_steps {planned} -> {cfg.max_steps}: the LR schedule continues as planned for {cfg.max_steps} steps")
     trainer, stream, _rewards, resume = build(cfg)
     if resume:
         log.info("resuming from %s", resume)
@@ -329,7 +490,7 @@ def evolve(cfg: EvolveConfig) -> dict[str, Any]:
     rank = trainer.accelerator.process_index
     ranks = Path(cfg.output_dir) / "ranks"
     ranks.mkdir(parents=True, exist_ok=True)
-    state = run_state(stream, _rewards)
+    state = run_state(stream, _rewards, run_identity(cfg))
     if trainer.pose_head is not None:  # a checksum of the head: equal on every rank when DDP kept it in sync
         state["pose_head_sum"] = round(float(sum(p.detach().double().sum() for p in trainer.pose_head.parameters())), 9)
     (ranks / f"stream_state_rank{rank}.json").write_text(json.dumps(state, sort_keys=True))

@@ -101,11 +101,13 @@ class SelfPlayRewards:
                 out.append(None)
                 continue
             q, _err = read_question(_text(comp), json.loads(f))
-            v = self.stream.dge(int(s)).evaluate(q) if q is not None else None
-            reward, parts = self.questioner(str(s), t, q, v, remember=False)  # memory updated in flush(), from all ranks
+            dge = self.stream.dge(int(s))
+            v = dge.evaluate(q) if q is not None else None
+            canon = dge.canonical(q) if q is not None else None
+            reward, parts = self.questioner(str(s), t, canon, v, remember=False)  # memory updated in flush(), from all ranks
             parts["informativeness"] = 0.0
-            if q is not None:
-                self.pending_asked.append((int(s), q.to_json()))
+            if canon is not None:
+                self.pending_asked.append((int(s), canon.to_json()))
             out.append(reward)
             parts_all.append(parts)
             if q is not None and v is not None and v.valid and q.task == t:

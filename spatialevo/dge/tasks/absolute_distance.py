@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
-from spatialevo.dge.tasks.base import Resolved, Task, fmt1, pick, round1
+from spatialevo.dge.tasks.base import Resolved, Task, fmt1, pick, round1, unique_labels
 from spatialevo.dge.verdict import Reason, Verdict
 
 
@@ -34,6 +36,7 @@ class AbsoluteDistance(Task):
     answer_kind = "number"
     unit = "m"
     n_objects = (2, 2)
+    symmetric = slice(0, 2)
     config_cls = AbsoluteDistanceConfig
 
     def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
@@ -44,6 +47,10 @@ class AbsoluteDistance(Task):
         if ans < self.config.min_distance_m - 1e-9:
             return self.bad(Reason.TOO_CLOSE, f"the {r.labels[0]} and the {r.labels[1]} are {d:.3f} m apart (touching)", ev)
         return self.ok(ans, fmt1(ans), ev)
+
+    def candidates(self, index: SceneIndex) -> Iterator[Question]:
+        """Every pair of labels with one instance each (the task is symmetric)."""
+        return (Question(self.name, pair) for pair in combinations(unique_labels(index), 2))
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
         labels = sorted(index.by_label)

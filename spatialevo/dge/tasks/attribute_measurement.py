@@ -32,6 +32,7 @@ class AttributeMeasurement(Task):
     scope = "image_pair"
     answer_kind = "choice"
     n_objects = (2, 2)
+    symmetric = slice(0, 2)
     n_frames = 2
     config_cls = AttributeMeasurementConfig
 

@@ -8,18 +8,34 @@ A task module defines a config dataclass (thresholds, loaded from ``tasks/<task>
 * ``draw(index, rng)`` — one random candidate question (possibly invalid) from the task's whole
   question space; :meth:`Task.sample` keeps drawing until the DGE judges one valid, so samples are
   uniform over the valid questions of that space;
+* ``candidates(index)`` (optional) — the questions that *could* be valid, in a fixed order, such that
+  a valid question exists only if one of them is valid (e.g. only labels with one instance). The
+  first :meth:`Task.sample` on a scene evaluates them (at most :data:`FEASIBILITY_BUDGET`) to decide
+  whether the task is feasible at all, so an impossible task fails at once instead of after
+  thousands of rejected draws; tasks without ``candidates`` (the object image tasks) rely on the
+  draws;
 * ``answer_kind`` / ``unit`` / ``options`` — how the answer is scored.
 
 The shared rules run in :meth:`Task.evaluate` before ``check``, in this order: object count and
 parameters (``malformed``); frames (``no_frames``, wrong count ``malformed``, ``frame_missing``, a
 repeated frame ``same_object``); then each label in question order (``label_absent``, then
 ``ambiguous_label`` — or, in single-image tasks, ``ambiguous_label`` / ``not_visible`` in the
-frame); then a repeated label (``same_object``); then image-pair visibility (``not_visible``);
-then the task's own reasons. The first failing rule decides the reason.
+frame); then distinctness on the *resolved* objects: two references that share an instance
+(``"sofa"`` and ``"sofa#3"`` for the only sofa, a label given twice) are ``same_object``; then
+image-pair visibility (``not_visible``); then the task's own reasons. The first failing rule
+decides the reason.
+
+:meth:`Task.canonical` gives a question's canonical form (SPEC §8): every reference resolved to
+its instance (``"label#id"``; where a position names a category — counting, a relative_distance
+candidate — the category's label, or the instance when one instance of several is named), parameters
+normalised with their defaults filled in, the objects of symmetric positions
+(:attr:`Task.symmetric`) sorted, and image-pair questions with ``reference`` 2 written with the
+frames swapped and ``reference`` 1 (the same question). Novelty and de-duplication use it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -29,6 +45,11 @@ from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.verdict import Reason, Verdict
 from spatialevo.errors import SpatialEvoError
+
+#: candidate questions :meth:`Task.feasible` evaluates at most before it leaves the decision to sampling
+FEASIBILITY_BUDGET = 4000
+#: valid candidates kept per scene and task, the fallback of :meth:`Task.sample`
+_KEEP_VALID = 64
 
 
 class NoValidQuestionError(SpatialEvoError, RuntimeError):
@@ -68,6 +89,8 @@ class Task:
     label_rule: ClassVar[str] = "unique"
     #: single_image / image_pair: whether each object must be visible (in the frame / in one of the two)
     needs_visibility: ClassVar[bool] = True
+    #: positions of ``objects`` whose order does not change the question (sorted in :meth:`canonical`)
+    symmetric: ClassVar[slice | None] = None
     config_cls: ClassVar[type]
 
     def __init__(self, config: Any = None):
@@ -79,6 +102,12 @@ class Task:
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
         raise NotImplementedError
+
+    def candidates(self, index: SceneIndex) -> Iterator[Question] | None:
+        """The questions that could be valid, in a fixed order (module docstring); ``None`` when the
+        task does not enumerate them. (A scene with fewer frames than the task shows, or fewer labels
+        than it names, has none: that is decided before this is called.)"""
+        return None
 
     def options_for(self, q: Question, r: Resolved) -> tuple[str, ...] | None:
         """Multiple-choice options of a question (``None`` for open answers)."""
@@ -97,7 +126,13 @@ class Task:
     def evaluate(self, index: SceneIndex, q: Question) -> Verdict:
         """Apply the shared rules, then the task's rule (see module docstring)."""
         r = self.resolve(index, q)
-        return r if isinstance(r, Verdict) else self.check(index, q, r)
+        if isinstance(r, Verdict):
+            return r
+        v = self.check(index, q, r)
+        if v.valid and isinstance(v.answer, (float, int, np.number)) and not np.isfinite(v.answer):
+            # unreachable for scenes within the loaders' physical bounds; never hand out inf / NaN
+            return self.bad(Reason.MALFORMED, f"the scene's geometry gives a non-finite answer ({v.answer}); it is outside the physical bounds")
+        return v
 
     def resolve(self, index: SceneIndex, q: Question) -> Resolved | Verdict:
         lo, hi = self.n_objects
@@ -145,9 +180,11 @@ class Task:
                     Reason.AMBIGUOUS_LABEL, f"'{lab}' is ambiguous: the scene has {len(inst)} of them", {"label": lab, "count": len(inst)}
                 )
             objects.append(list(inst))
-        if len(set(labels)) != len(labels):
-            dup = next(lab for lab in labels if labels.count(lab) > 1)
-            return self.bad(Reason.SAME_OBJECT, f"'{dup}' is referenced twice; the objects must be distinct", {"label": dup})
+        same = _shared_instance(objects)
+        if same is not None:
+            a, b, obj = same
+            what = f"'{labels[a]}' is referenced twice" if labels[a] == labels[b] else f"'{labels[a]}' and '{labels[b]}' are the same {index.labels[obj]}"
+            return self.bad(Reason.SAME_OBJECT, f"{what}; the objects must be distinct", {"label": labels[b]})
         if self.scope == "image_pair" and self.needs_visibility:
             for lab, inst in zip(labels, objects):
                 vis = [float(index.visible(f)[inst[0]]) for f in frames]
@@ -158,6 +195,34 @@ class Task:
                         {"label": lab, "visible": vis},
                     )
         return Resolved(objects, frames, params, labels)
+
+    def canonical(self, index: SceneIndex, q: Question) -> Question:
+        """The canonical form of ``q`` (module docstring); a question whose references do not resolve
+        keeps its normalised labels. Equal canonical forms ask the same thing."""
+        r = self.resolve(index, q)
+        frames = tuple(q.frames)
+        if isinstance(r, Verdict):
+            objects = [index.norm(o) or o for o in q.objects]
+            params = self._params(q)
+            params = dict(q.params) if isinstance(params, Verdict) else params
+        else:
+            objects = [self._canonical_ref(index, pos, lab, inst) for pos, (lab, inst) in enumerate(zip(r.labels, r.objects))]
+            params = r.params
+        if self.symmetric is not None:
+            objects[self.symmetric] = sorted(objects[self.symmetric])
+        if len(frames) == 2 and params.get("reference") == 2:
+            frames, params = frames[::-1], {**params, "reference": 1}
+        return Question(self.name, tuple(objects), frames, params)
+
+    def _canonical_ref(self, index: SceneIndex, pos: int, label: str, inst: list[int]) -> str:
+        """Canonical text of one resolved reference: ``"label#id"`` for a position naming one object;
+        for a position naming a category (counting, relative_distance candidates) the category's
+        label when the reference covers all its instances, else the instance."""
+        category = self.label_rule == "count" or (self.label_rule == "nearest" and pos > 0)
+        if not category:
+            return index.scene.objects[inst[0]].ref
+        name = index.labels[inst[0]]
+        return name if sorted(index.by_label.get(name, [])) == sorted(inst) else index.scene.objects[inst[0]].ref
 
     def _resolve_in_frame(self, index: SceneIndex, lab: str, inst: list[int], fid: str) -> list[int] | Verdict:
         vis = index.visible(fid)
@@ -196,20 +261,94 @@ class Task:
         return out
 
     # -- sampling -------------------------------------------------------------------------------
+    def _candidate_state(self, index: SceneIndex) -> _Candidates:
+        """The scene's :class:`_Candidates` of this task (cached on the scene index)."""
+        cache = index.__dict__.setdefault("_feasible", {})
+        state = cache.get(self.name)
+        if state is None:
+            too_few = len(index.frames) < self.n_frames or len(index.by_label) < self.n_objects[0]
+            state = cache[self.name] = _Candidates(iter(()) if too_few else self.candidates(index))  # e.g. no frames
+        return state
+
+    def feasible(self, index: SceneIndex) -> bool | None:
+        """Whether the scene has a valid question of this task: ``True`` / ``False`` when decided by
+        its :meth:`candidates` (evaluated up to the first valid one), ``None`` when undecided (no
+        candidates, or :data:`FEASIBILITY_BUDGET` of them are invalid): sampling decides."""
+        state = self._candidate_state(index)
+        state.find(self, index, 1)
+        return state.verdict()
+
     def sample(self, index: SceneIndex, rng: np.random.Generator, *, max_tries: int = 20_000) -> Question:
         """A valid question drawn uniformly from the task's valid questions (rejection sampling).
 
+        Feasibility is decided first (:meth:`feasible`): an impossible task raises at once. When the
+        draws find nothing although valid questions exist, one of the known valid candidates is
+        returned (chosen with ``rng``).
+
         Raises:
-            NoValidQuestionError: no valid question found in ``max_tries`` draws.
+            NoValidQuestionError: the scene has no valid question of the task (or none was found in
+                ``max_tries`` draws and the task does not enumerate its candidates).
         """
+        state = self._candidate_state(index)
+        where = f"scene {index.scene.scene_id} ({len(index.scene.objects)} objects, {len(index.frames)} frames)"
+        if self.feasible(index) is False:
+            why = f"all {state.tried} questions it could ask are invalid" if state.tried else "it has no question to ask"
+            if len(index.frames) < self.n_frames:
+                why = f"the task shows {self.n_frames} frame(s), the scene has {len(index.frames)}"
+            elif len(index.by_label) < self.n_objects[0]:
+                why = f"the task names {self.n_objects[0]} object(s), the scene has {len(index.by_label)} label(s)"
+            if self.scope == "scene" and self.n_objects[1]:
+                why += f" (labels naming one object: {len(unique_labels(index))})"
+            raise NoValidQuestionError(f"{where} has no valid {self.name} question: {why}")
         for _ in range(max_tries):
             q = self.draw(index, rng)
             if q is not None and self.evaluate(index, q).valid:
                 return q
-        raise NoValidQuestionError(
-            f"no valid {self.name} question found in scene {index.scene.scene_id} after {max_tries} draws "
-            f"({len(index.scene.objects)} objects, {len(index.frames)} frames)"
-        )
+        state.find(self, index, _KEEP_VALID)
+        if state.valid:
+            return state.valid[int(rng.integers(len(state.valid)))]
+        raise NoValidQuestionError(f"no valid {self.name} question found in {where} after {max_tries} draws")
+
+
+class _Candidates:
+    """A task's candidate questions in one scene, evaluated lazily: the valid ones found so far."""
+
+    def __init__(self, it: Iterator[Question] | None):
+        self.it, self.valid, self.tried = it, [], 0
+        self.exhausted = it is None
+
+    def find(self, task: Task, index: SceneIndex, want: int) -> None:
+        """Evaluate candidates until ``want`` valid ones are known, they run out, or the budget is spent."""
+        while len(self.valid) < want and not self.exhausted and self.tried < FEASIBILITY_BUDGET:
+            q = next(self.it, None)  # type: ignore[arg-type]
+            if q is None:
+                self.exhausted = True
+                break
+            self.tried += 1
+            if task.evaluate(index, q).valid:
+                self.valid.append(q)
+
+    def verdict(self) -> bool | None:
+        """``True``: a valid candidate is known; ``False``: none of all the candidates is valid; ``None``: undecided."""
+        if self.valid:
+            return True
+        return False if self.exhausted and self.it is not None else None
+
+
+def unique_labels(index: SceneIndex) -> list[str]:
+    """Sorted labels with exactly one instance in the scene (the ones a scene task can name)."""
+    return [lab for lab, inst in sorted(index.by_label.items()) if len(inst) == 1]
+
+
+def _shared_instance(objects: list[list[int]]) -> tuple[int, int, int] | None:
+    """``(first position, second position, instance)`` of the first instance two positions share."""
+    owner: dict[int, int] = {}
+    for pos, inst in enumerate(objects):
+        for i in inst:
+            if i in owner:
+                return owner[i], pos, i
+            owner[i] = pos
+    return None
 
 
 def pick(rng: np.random.Generator, items: list[Any] | tuple[Any, ...], k: int = 1) -> list[Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import permutations
 from typing import Any
 
 import numpy as np
@@ -71,6 +73,12 @@ def compound_direction(vec: np.ndarray, ratio: float, ratio_margin: float, *, fo
 def join_components(parts: set[str] | frozenset[str]) -> str:
     """Canonical compound text: components in ``COMPONENT_ORDER`` joined by ``-`` (``"up-front-left"``)."""
     return "-".join(p for p in COMPONENT_ORDER if p in parts)
+
+
+def frame_pair_candidates(task: Task, index: SceneIndex) -> Iterator[Question]:
+    """Every ordered pair of distinct frames with ``reference`` 1 (the pair swapped with reference 2
+    is the same question): the candidates of the camera-only image-pair tasks."""
+    return (Question(task.name, (), pair, {"reference": 1}) for pair in permutations(index.frames, 2))
 
 
 def draw_frames(index: SceneIndex, rng: np.random.Generator, k: int) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ class DepthOrderObjObj(Task):
     scope = "single_image"
     answer_kind = "choice"
     n_objects = (2, 2)
+    symmetric = slice(0, 2)
     n_frames = 1
     config_cls = DepthOrderConfig
 

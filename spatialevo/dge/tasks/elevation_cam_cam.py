@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.tasks.base import Resolved, Task
-from spatialevo.dge.tasks.common import draw_image_question, reference_pair
+from spatialevo.dge.tasks.common import draw_image_question, frame_pair_candidates, reference_pair
 from spatialevo.dge.verdict import Reason, Verdict
 
 
@@ -44,6 +45,9 @@ class ElevationCamCam(Task):
             return self.bad(Reason.NO_HEIGHT_DIFFERENCE, f"the cameras' heights differ by {dz:+.3f} m only", ev)
         ans = "higher" if dz > 0 else "lower"
         return self.ok(ans, ans, ev, ("higher", "lower"))
+
+    def candidates(self, index: SceneIndex) -> Iterator[Question]:
+        return frame_pair_candidates(self, index)
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
         return draw_image_question(self, index, rng, 0)

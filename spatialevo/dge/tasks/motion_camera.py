@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +11,7 @@ from spatialevo.dge.geometry import camera_heading, vector_angle
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.tasks.base import Resolved, Task
-from spatialevo.dge.tasks.common import compound_direction, draw_image_question, reference_pair
+from spatialevo.dge.tasks.common import compound_direction, draw_image_question, frame_pair_candidates, reference_pair
 from spatialevo.dge.verdict import Reason, Verdict
 
 
@@ -76,6 +77,9 @@ class MotionCamera(Task):
             return self.bad(Reason.NO_MOTION, f"the camera moved {dist:.2f} m and turned {yaw:.1f}° only", ev)
         ans = "turn-left" if yaw > 0 else "turn-right"
         return self.ok(ans, ans, ev)
+
+    def candidates(self, index: SceneIndex) -> Iterator[Question]:
+        return frame_pair_candidates(self, index)
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
         return draw_image_question(self, index, rng, 0)

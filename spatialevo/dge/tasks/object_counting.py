@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,10 @@ class ObjectCounting(Task):
                 {"count": n},
             )
         return self.ok(n, str(n), {"count": n})
+
+    def candidates(self, index: SceneIndex) -> Iterator[Question]:
+        """Every label with at least ``min_count`` instances."""
+        return (Question(self.name, (lab,)) for lab, inst in sorted(index.by_label.items()) if len(inst) >= self.config.min_count)
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
         return Question(self.name, tuple(pick(rng, sorted(index.by_label))))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
-from spatialevo.dge.tasks.base import Resolved, Task, pick, round_int
+from spatialevo.dge.tasks.base import Resolved, Task, pick, round_int, unique_labels
 from spatialevo.dge.verdict import Reason, Verdict
 
 
@@ -39,6 +40,10 @@ class ObjectSize(Task):
         if cm < self.config.min_size_cm:
             return self.bad(Reason.TOO_CLOSE, f"the {r.labels[0]} is degenerate ({edge:.4f} m)", ev)
         return self.ok(cm, str(cm), ev)
+
+    def candidates(self, index: SceneIndex) -> Iterator[Question]:
+        """Every label with one instance."""
+        return (Question(self.name, (lab,)) for lab in unique_labels(index))
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
         return Question(self.name, tuple(pick(rng, sorted(index.by_label))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +11,7 @@ from spatialevo.dge.geometry import DIRECTIONS_8
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.tasks.base import Resolved, Task
-from spatialevo.dge.tasks.common import draw_image_question, position_verdict, reference_pair
+from spatialevo.dge.tasks.common import draw_image_question, frame_pair_candidates, position_verdict, reference_pair
 from spatialevo.dge.verdict import Verdict
 
 
@@ -53,6 +54,9 @@ class PositionCamCam(PositionTask):
     def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
         T_ref, T_other, ref = reference_pair(index, r)
         return position_verdict(self, T_ref, T_other[:3, 3], f"camera {3 - ref}", {"reference": ref})
+
+    def candidates(self, index: SceneIndex) -> Iterator[Question]:
+        return frame_pair_candidates(self, index)
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
         return draw_image_question(self, index, rng, 0)

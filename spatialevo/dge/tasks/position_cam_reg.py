@@ -23,6 +23,7 @@ class PositionCamReg(PositionTask):
 
     name = "position_cam_reg"
     n_objects = (1, 4)
+    symmetric = slice(0, None)  # a region is a set of objects
 
     def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
         T_ref, _, ref = reference_pair(index, r)

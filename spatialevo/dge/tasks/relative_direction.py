@@ -6,14 +6,16 @@ front-left / front-right / back-left / back-right.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import permutations
 
 import numpy as np
 
 from spatialevo.dge.geometry import signed_floor_angle
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
-from spatialevo.dge.tasks.base import Resolved, Task, pick
+from spatialevo.dge.tasks.base import Resolved, Task, pick, unique_labels
 from spatialevo.dge.verdict import Reason, Verdict
 
 LEVEL_OPTIONS = {
@@ -86,6 +88,12 @@ class RelativeDirection(Task):
             return self.bad(Reason.NEAR_BOUNDARY, f"θ = {theta:.1f}° is within {self.config.boundary_margin_deg}° of an answer boundary", ev)
         ans = direction_answer(theta, level)
         return self.ok(ans, ans, ev, self.options_for(q, r))
+
+    def candidates(self, index: SceneIndex) -> Iterator[Question]:
+        """Every ordered triple of labels with one instance each, at each level."""
+        for triple in permutations(unique_labels(index), 3):
+            for level in LEVEL_OPTIONS:
+                yield Question(self.name, triple, (), {"level": level})
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
         labels = sorted(index.by_label)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
-from spatialevo.dge.tasks.base import Resolved, Task, pick
+from spatialevo.dge.tasks.base import Resolved, Task, pick, unique_labels
 from spatialevo.dge.verdict import Reason, Verdict
 
 
@@ -32,6 +33,7 @@ class RelativeDistance(Task):
     scope = "scene"
     answer_kind = "choice"
     n_objects = (3, 5)
+    symmetric = slice(1, None)  # the candidates
     label_rule = "nearest"
     config_cls = RelativeDistanceConfig
 
@@ -52,6 +54,20 @@ class RelativeDistance(Task):
                 ev,
             )
         return self.ok(options[best], options[best], ev, options)
+
+    def candidates(self, index: SceneIndex) -> Iterator[Question]:
+        """Per anchor (a label with one instance): the nearest and the farthest other category. That
+        pair has the anchor's largest distance gap, so it is valid whenever any question about the
+        anchor is (a valid question's best and runner-up candidates form a valid pair)."""
+        for anchor in unique_labels(index):
+            a = index.by_label[anchor][0]
+            others = [lab for lab in sorted(index.by_label) if lab != anchor]
+            if len(others) < 2:
+                continue
+            d = np.array([index.distances[a, index.by_label[lab]].min() for lab in others])
+            near, far = int(np.argmin(d)), int(np.argmax(d))
+            if near != far:
+                yield Question(self.name, (anchor, others[near], others[far]))
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
         labels = sorted(index.by_label)

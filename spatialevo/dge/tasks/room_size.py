@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,10 @@ class RoomSize(Task):
             if area > 0:
                 return area, "estimate"
         return None, "unknown"
+
+    def candidates(self, index: SceneIndex) -> Iterator[Question]:
+        """The one question."""
+        return iter((Question(self.name),))
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
         return Question(self.name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from spatialevo.errors import SceneFileNotFoundError, UnknownLayoutError
+from spatialevo.errors import SceneFileNotFoundError, SceneFormatError, UnknownLayoutError
 from spatialevo.scene import cache
 from spatialevo.scene.loaders import arkitscenes, boxlist, scannet, scannetpp
 from spatialevo.scene.model import Scene
@@ -47,6 +47,12 @@ def load_scene(path: str | Path, layout: str | None = None) -> Scene:
     ``iphone/`` or ``dslr/``), ``arkitscenes`` (video folder with ``*_3dod_annotation.json``),
     ``boxlist`` (JSON of per-label box lists), ``cache`` (spatialevo ``.npz``).
     See ``docs/scenes.md`` for units and axis conventions.
+
+    Raises:
+        SceneFileNotFoundError: ``path`` or a file the layout requires is missing.
+        UnknownLayoutError: the layout is not recognised (or ``layout`` is not a known name).
+        SceneFormatError: malformed content; it names the file (``path`` itself when the problem
+            was found by the scene model, e.g. a value out of the physical bounds) and the field.
     """
     path = Path(path)
     if layout is None:
@@ -55,6 +61,11 @@ def load_scene(path: str | Path, layout: str | None = None) -> Scene:
         raise UnknownLayoutError(path, f"layout {layout!r} is not one of {sorted(LAYOUTS)}")
     elif not path.exists():
         raise SceneFileNotFoundError(path, field="path")
-    scene = LAYOUTS[layout][1](path)
+    try:
+        scene = LAYOUTS[layout][1](path)
+    except SceneFormatError as exc:
+        if exc.path is None:  # raised by the scene model, which knows no file: name the scene's
+            raise SceneFormatError(exc.problem, path=path, field=exc.field) from None
+        raise
     scene.meta.setdefault("layout", layout)
     return scene

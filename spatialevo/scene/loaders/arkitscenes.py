@@ -37,7 +37,7 @@ from spatialevo.scene.loaders.common import (
     require_file,
 )
 from spatialevo.scene.model import NO_HIT, Frame, ObjectInstance, Scene, SceneMesh
-from spatialevo.scene.validate import as_array, check_intrinsics, check_pose
+from spatialevo.scene.validate import MAX_OBJECT_ID, as_array, check_intrinsics, check_pose
 
 LAYOUT = "ARKitScenes"
 #: Largest |image timestamp - trajectory timestamp| (seconds) for a pose to belong to an image.
@@ -171,17 +171,38 @@ def _objects(anno_path: Path) -> tuple[list[tuple[int, str, Any]], dict[int, str
         box = box_from_obb(obb, path=anno_path, field=f"data[{i}].segments.obb")
         raw.append((d.get("objectId"), label, box, d.get("uid")))
     oids = [r[0] for r in raw]
-    usable = all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in oids) and len(set(oids)) == len(oids)
+    usable = all(isinstance(o, int) and not isinstance(o, bool) and 0 <= o <= MAX_OBJECT_ID for o in oids) and len(set(oids)) == len(oids)
     objs = [(int(r[0]) if usable else i, r[1], r[2]) for i, r in enumerate(raw)]
     uids = {o[0]: str(r[3]) for o, r in zip(objs, raw, strict=True) if r[3] is not None}
     return objs, uids
 
 
+def _objects_in_mesh(raw: list[tuple[int, str, Any]], verts: np.ndarray, faces: np.ndarray) -> tuple[list[ObjectInstance], np.ndarray]:
+    """Objects with the mesh vertices inside their boxes as points, and (F,) int32 face ids.
+
+    A face whose three vertices lie in one box gets that object's id (the smallest box by volume
+    when several hold it), else ``NO_HIT``.
+    """
+    face_ids = np.full(len(faces), NO_HIT, dtype=np.int32)
+    face_vol = np.full(len(faces), np.inf)
+    objects = []
+    for oid, label, box in raw:
+        inside = box.contains(verts, tol=BOX_TOLERANCE)
+        pts = verts[inside]
+        objects.append(ObjectInstance(oid, label, box, pts if len(pts) else None))
+        if len(faces):
+            take = inside[faces].all(axis=1) & (box.volume < face_vol)
+            face_ids[take] = oid
+            face_vol[take] = box.volume
+    return objects, face_ids
+
+
 def load(path: Path) -> Scene:
     """Load an ARKitScenes 3DOD video folder into a :class:`Scene` (world frame, metres, z up).
 
-    Object ids are the annotations' ``objectId`` when all are distinct non-negative integers, else
-    the index in ``data``.
+    Object ids are the annotations' ``objectId`` when all are distinct integers in
+    [0, ``MAX_OBJECT_ID``], else the index in ``data``. A mesh PLY without faces gives
+    ``Scene.points`` and no mesh.
 
     Raises:
         SceneFileNotFoundError: the annotation file (or, with images, the trajectory) is missing.
@@ -192,23 +213,16 @@ def load(path: Path) -> Scene:
     anno_path = require_file(path / f"{vid}_3dod_annotation.json", field="data", layout=LAYOUT)
     raw, uids = _objects(anno_path)
     mesh_path = path / f"{vid}_3dod_mesh.ply"
-    mesh = None
-    objects = []
+    mesh, points, point_colors, objects = None, None, None, []
     if mesh_path.is_file():
         verts, faces, colors = read_ply_mesh(mesh_path, layout=LAYOUT)
-        face_ids = np.full(len(faces), NO_HIT, dtype=np.int32)
-        face_vol = np.full(len(faces), np.inf)
-        for oid, label, box in raw:
-            inside = box.contains(verts, tol=BOX_TOLERANCE)
-            pts = verts[inside]
-            objects.append(ObjectInstance(oid, label, box, pts if len(pts) else None))
-            if len(faces):
-                take = inside[faces].all(axis=1) & (box.volume < face_vol)
-                face_ids[take] = oid
-                face_vol[take] = box.volume
-        mesh = SceneMesh(verts, faces, face_ids, colors)
+        objects, face_ids = _objects_in_mesh(raw, verts, faces)
+        if len(faces):
+            mesh = SceneMesh(verts, faces, face_ids, colors)
+        else:  # a PLY without faces is a point cloud, not a mesh
+            points, point_colors = verts, colors
     else:
         objects = [ObjectInstance(oid, label, box) for oid, label, box in raw]
     meta: dict[str, Any] = {"layout": "arkitscenes", "video_id": vid, "object_uids": {str(k): v for k, v in uids.items()}}
     frames = _load_frames(path, vid, meta)
-    return Scene(vid, objects, frames, mesh, meta=meta)
+    return Scene(vid, objects, frames, mesh, points=points, point_colors=point_colors, meta=meta)

@@ -10,19 +10,20 @@ value is not a list of dicts (``room_size``, ``scene_id``, ``room_center``, ``vi
 ``dataset``, ...) are skipped. Coordinates are world frame, metres, z up; the rows of the row-major
 3x3 ``normalizedAxes`` are the unit box axes. Object ids are assigned 0, 1, ... in order of the
 *sorted raw label* and then list order. The scene id is ``scene_id`` when given, else the file stem;
-``room_size`` goes to ``scene.meta['room_size']``. The scene has no mesh, points or frames.
+``room_size`` (m², in (0, ``MAX_ROOM_SIZE_M2``]) goes to ``scene.meta['room_size']``. The scene has no
+mesh, points or frames.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
+from spatialevo import safejson
 from spatialevo.errors import SceneFormatError
 from spatialevo.scene.loaders.common import box_from_obb, read_json
 from spatialevo.scene.model import ObjectInstance, Scene
+from spatialevo.scene.validate import MAX_ROOM_SIZE_M2, bounded_number
 
 LAYOUT = "box-list JSON"
 #: Top-level keys that are scene metadata, never labels.
@@ -43,18 +44,18 @@ def _label_dict(data: dict[str, Any]) -> dict[str, Any]:
 def detect(path: Path) -> bool:
     """True for a ``.json`` file whose top level (or ``objects``) maps a label to a list of dicts with ``centroid``.
 
-    Reads and parses the file (at most :data:`DETECT_MAX_BYTES`); never raises.
+    Reads and parses the file (at most :data:`DETECT_MAX_BYTES`, nesting depth bounded by
+    :mod:`spatialevo.safejson`); never raises.
     """
     try:
         path = Path(path)
         if not path.is_file() or path.suffix.lower() != ".json" or path.stat().st_size > DETECT_MAX_BYTES:
             return False
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        data = safejson.load_file(path)
         if not isinstance(data, dict):
             return False
         return any(_is_box_list(v) for k, v in _label_dict(data).items() if k not in META_KEYS)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError, MemoryError):  # ValueError covers JSONDepthError
         return False
 
 
@@ -87,9 +88,7 @@ def load(path: Path) -> Scene:
                 raise SceneFormatError(exc.problem, path=path, field=f"{label} (label)") from None
     meta: dict[str, Any] = {"layout": "boxlist", "skipped_keys": skipped_keys}
     if "room_size" in data:
-        rs = data["room_size"]
-        if isinstance(rs, bool) or not isinstance(rs, (int, float)) or not math.isfinite(rs) or not rs > 0:
-            raise SceneFormatError(f"room size must be a positive number of m², got {rs!r}", path=path, field="room_size")
-        meta["room_size"] = float(rs)
+        meta["room_size"] = bounded_number(data["room_size"], "room_size", lo=0.0, hi=MAX_ROOM_SIZE_M2, lo_open=True, path=path)
     sid = data.get("scene_id", data.get("scene_name"))
-    return Scene(str(sid) if isinstance(sid, (str, int)) and str(sid) else path.stem, objects, [], None, meta=meta)
+    usable = (isinstance(sid, str) and sid.strip()) or (isinstance(sid, int) and not isinstance(sid, bool))
+    return Scene(str(sid) if usable else path.stem, objects, [], None, meta=meta)

@@ -7,17 +7,25 @@ content, never a bare ``KeyError`` / ``IndexError`` / numpy error.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from spatialevo import safejson
 from spatialevo.errors import SceneFileNotFoundError, SceneFormatError
 from spatialevo.scene.boxes import OrientedBox
 from spatialevo.scene.model import NO_HIT, STRUCTURE_LABELS, ObjectInstance, SceneMesh, normalize_label
-from spatialevo.scene.validate import as_array
+from spatialevo.scene.validate import (
+    MAX_COORD_M,
+    MAX_EXTENT_M,
+    MAX_IMAGE_PIXELS,
+    MAX_IMAGE_SIDE_PX,
+    MAX_OBJECT_ID,
+    as_array,
+    check_points,
+)
 
 #: Image suffixes tried when a layout's colour image may be stored as jpg or png.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -31,13 +39,15 @@ def require_file(path: Path, *, field: str, layout: str) -> Path:
 
 
 def read_json(path: Path, *, field: str, layout: str) -> Any:
-    """Parse a JSON file; missing file or invalid JSON raise errors naming ``path`` and ``field``."""
+    """Parse a JSON file (nesting depth bounded by :mod:`spatialevo.safejson`); a missing file,
+    invalid or too deeply nested JSON raise errors naming ``path`` and ``field``."""
     require_file(path, field=field, layout=layout)
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return safejson.load_file(path)
+    except ValueError as exc:  # JSONDecodeError, JSONDepthError, UnicodeDecodeError, over-long integers
         raise SceneFormatError(f"malformed JSON ({exc})", path=path, field=field) from None
+    except OSError as exc:
+        raise SceneFormatError(f"cannot read the file ({exc})", path=path, field=field) from None
 
 
 def get_field(obj: Any, key: str | tuple[str, ...], *, path: Path, field: str, kind: type | tuple[type, ...] | None = None) -> Any:
@@ -60,19 +70,31 @@ def get_field(obj: Any, key: str | tuple[str, ...], *, path: Path, field: str, k
 
 def finite_number(value: Any, *, path: Path, field: str) -> float:
     """``value`` as a finite float; bools, strings, ``None``, NaN and inf raise naming ``path`` and ``field``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise SceneFormatError(f"expected a finite number, got {value!r}", path=path, field=field)
-    return float(value)
+    try:
+        out = float(value)
+    except OverflowError:  # a Python int beyond the float range
+        out = float("inf")
+    if not np.isfinite(out):
+        raise SceneFormatError(f"expected a finite number, got {value!r}", path=path, field=field)
+    return out
 
 
 def image_dims(width: Any, height: Any, *, path: Path, fields: tuple[str, str] = ("width", "height")) -> tuple[int, int]:
-    """``(width, height)`` as positive whole pixel counts, else :class:`SceneFormatError` naming the file and the field."""
+    """``(width, height)`` as whole pixel counts in [1, ``MAX_IMAGE_SIDE_PX``] (at most ``MAX_IMAGE_PIXELS``
+    in all), else :class:`SceneFormatError` naming the file and the field."""
     out = []
     for value, field in zip((width, height), fields, strict=True):
         v = finite_number(value, path=path, field=field)
+        value = value.item() if isinstance(value, np.generic) else value
         if v != round(v) or v <= 0:
             raise SceneFormatError(f"image size must be a positive whole number of pixels, got {value!r}", path=path, field=field)
+        if v > MAX_IMAGE_SIDE_PX:
+            raise SceneFormatError(f"image side {value!r} exceeds {MAX_IMAGE_SIDE_PX} pixels", path=path, field=field)
         out.append(int(v))
+    if out[0] * out[1] > MAX_IMAGE_PIXELS:
+        raise SceneFormatError(f"image of {out[0]}x{out[1]} pixels exceeds {MAX_IMAGE_PIXELS} pixels", path=path, field="/".join(fields))
     return out[0], out[1]
 
 
@@ -136,15 +158,23 @@ def transform_points(T: np.ndarray, points: np.ndarray) -> np.ndarray:
     return pts @ T[:3, :3].T + T[:3, 3]
 
 
-def image_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) from an image header, or ``None`` if the file is missing or unreadable."""
+def image_size(path: Path, *, field: str = "image") -> tuple[int, int] | None:
+    """(width, height) from an image header, or ``None`` if the file is missing.
+
+    Raises:
+        SceneFormatError: the file exists but is not a readable image (naming it and ``field``),
+            or its size is beyond the bounds of :func:`image_dims`.
+    """
     from PIL import Image
 
+    if not path.is_file():
+        return None
     try:
         with Image.open(path) as im:
-            return int(im.size[0]), int(im.size[1])
-    except (OSError, ValueError):
-        return None
+            w, h = im.size
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise SceneFormatError(f"cannot read the image header ({type(exc).__name__}: {exc})", path=path, field=field) from None
+    return image_dims(w, h, path=path, fields=(f"{field}.width", f"{field}.height"))
 
 
 def find_image(folder: Path, stem: str, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> Path | None:
@@ -161,7 +191,8 @@ def read_ply_mesh(path: Path, *, layout: str, field: str = "mesh") -> tuple[np.n
 
     Returns:
         ``(vertices (V, 3) float64 in the file's units, faces (F, 3) int64, colors (V, 3) uint8 or None)``.
-        A point-cloud PLY gives ``F = 0``.
+        A point-cloud PLY (no faces) gives ``F = 0``; the loaders then keep the vertices as
+        ``Scene.points`` and set no mesh. Vertices are bounded by ``MAX_COORD_M``.
     """
     import trimesh
 
@@ -193,7 +224,7 @@ def read_ply_mesh(path: Path, *, layout: str, field: str = "mesh") -> tuple[np.n
                 colors = c[:, :3].astype(np.uint8)
     else:
         raise SceneFormatError(f"unsupported PLY content ({type(geom).__name__})", path=path, field=field)
-    verts = as_array(verts, (None, 3), f"{field}.vertices", path=path)
+    verts = check_points(verts, f"{field}.vertices", path=path)
     if len(verts) == 0:
         raise SceneFormatError("PLY has no vertices", path=path, field=f"{field}.vertices")
     if len(faces) and (faces.min() < 0 or faces.max() >= len(verts)):
@@ -253,7 +284,7 @@ def parse_seg_groups(
 ) -> list[tuple[int, str, list[int]]]:
     """Validate ScanNet / ScanNet++ ``segGroups`` → ``[(object id, raw label, segment ids)]``.
 
-    The object id is ``objectId`` (or ``id`` when absent). An empty or missing ``segments`` list is
+    The object id is ``objectId`` (or ``id`` when absent), a whole number in [0, ``MAX_OBJECT_ID``]. An empty or missing ``segments`` list is
     a malformed annotation and raises :class:`SceneFormatError` naming ``segGroups[i].segments``.
     """
     if not isinstance(seg_groups, list):
@@ -262,8 +293,9 @@ def parse_seg_groups(
     for i, g in enumerate(seg_groups):
         where = f"{field}[{i}]"
         oid = get_field(g, ("objectId", "id"), path=path, field=f"{where}.objectId")
-        if isinstance(oid, bool) or not isinstance(oid, (int, float)) or not np.isfinite(oid) or int(oid) != oid or oid < 0:
-            raise SceneFormatError(f"object id must be a non-negative integer, got {oid!r}", path=path, field=f"{where}.objectId")
+        if (isinstance(oid, bool) or not isinstance(oid, (int, float)) or not np.isfinite(float(oid) if isinstance(oid, float) else 0.0)
+                or int(oid) != oid or not 0 <= oid <= MAX_OBJECT_ID):
+            raise SceneFormatError(f"object id must be an integer in [0, {MAX_OBJECT_ID}], got {oid!r}", path=path, field=f"{where}.objectId")
         label = get_field(g, "label", path=path, field=f"{where}.label", kind=str)
         segs = get_field(g, "segments", path=path, field=f"{where}.segments", kind=list)
         if len(segs) == 0:
@@ -289,7 +321,7 @@ def objects_from_segments(
     seg_path: Path,
     anno_path: Path,
     ignore_labels: frozenset[str] = frozenset(),
-) -> tuple[list[ObjectInstance], SceneMesh, list[dict[str, Any]]]:
+) -> tuple[list[ObjectInstance], SceneMesh | None, list[dict[str, Any]]]:
     """Objects and the labelled mesh of a segment-annotated scan (ScanNet, ScanNet++).
 
     Args:
@@ -303,7 +335,8 @@ def objects_from_segments(
     Labels ``wall`` / ``floor`` / ``ceiling`` become the structure codes ``WALL_ID`` / ``FLOOR_ID`` /
     ``CEILING_ID`` on the mesh and are not objects. A face takes the id shared by at least two of its
     three vertices (:func:`face_ids_majority`). Objects whose segments match no vertex are skipped
-    and reported in the returned list (``{"id", "label", "reason"}``).
+    and reported in the returned list (``{"id", "label", "reason"}``). Without faces (a point-cloud
+    PLY) the returned mesh is ``None``: a mesh without faces is not a mesh.
     """
     seg = as_array(seg_indices, (len(vertices),), "segIndices", path=seg_path, dtype=np.int64)
     structure = {v: k for k, v in STRUCTURE_LABELS.items()}
@@ -329,7 +362,7 @@ def objects_from_segments(
             skipped.append({"id": oid, "label": label, "reason": "no mesh vertex carries its segments"})
             continue
         objects.append(ObjectInstance.from_points(oid, label, by_id[oid]))
-    mesh = SceneMesh(vertices, faces, face_ids_majority(faces, vertex_ids), colors)
+    mesh = SceneMesh(vertices, faces, face_ids_majority(faces, vertex_ids), colors) if len(faces) else None
     return objects, mesh, skipped
 
 
@@ -339,12 +372,14 @@ def box_from_obb(obb: Any, *, path: Path, field: str) -> OrientedBox:
     ``normalizedAxes`` is a row-major 3x3 whose *rows* are the unit box axes (ARKitScenes and the
     box-list JSON convention); see :meth:`OrientedBox.from_axes`.
     """
-    c = as_array(get_field(obb, "centroid", path=path, field=f"{field}.centroid"), (3,), f"{field}.centroid", path=path)
+    c = as_array(get_field(obb, "centroid", path=path, field=f"{field}.centroid"), (3,), f"{field}.centroid", path=path,
+                 max_abs=MAX_COORD_M)
     e = as_array(get_field(obb, "axesLengths", path=path, field=f"{field}.axesLengths"), (3,), f"{field}.axesLengths", path=path)
-    ax = np.asarray(get_field(obb, "normalizedAxes", path=path, field=f"{field}.normalizedAxes"), dtype=object)
-    ax = as_array(ax.reshape(-1) if ax.size == 9 else ax, (9,), f"{field}.normalizedAxes", path=path)
-    if (e < 0).any():
-        raise SceneFormatError(f"box lengths must be >= 0, got {e.tolist()}", path=path, field=f"{field}.axesLengths")
+    ax = as_array(get_field(obb, "normalizedAxes", path=path, field=f"{field}.normalizedAxes"), None, f"{field}.normalizedAxes", path=path)
+    if ax.size != 9:
+        raise SceneFormatError(f"expected 9 numbers (row-major 3x3), got shape {ax.shape}", path=path, field=f"{field}.normalizedAxes")
+    if (e < 0).any() or (e > MAX_EXTENT_M).any():
+        raise SceneFormatError(f"box lengths must lie in [0, {MAX_EXTENT_M:g}] m, got {e.tolist()}", path=path, field=f"{field}.axesLengths")
     try:
         return OrientedBox.from_axes(c, e, ax.reshape(3, 3))
     except SceneFormatError as exc:

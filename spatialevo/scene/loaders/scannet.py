@@ -14,7 +14,8 @@ name, else the folder name):
 The world frame is the axis-aligned scan frame (z up, metres): ``axisAlignment`` is applied to the
 mesh vertices, the object points and the poses (``T_wc = A @ T_wc_scan``). Frames use the depth
 camera's resolution (from the first depth PNG header, default 640x480) and ``intrinsic_depth``; the
-colour JPG is resized to that size when read. See ``docs/scenes.md``.
+colour JPG is resized to that size when read (an existing but unreadable first depth PNG raises).
+A PLY without faces gives ``Scene.points`` (its vertices) and no mesh. See ``docs/scenes.md``.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def detect(path: Path) -> bool:
 
 
 def _frame_sort_key(p: Path) -> tuple[int, int | str]:
-    return (0, int(p.stem)) if p.stem.isdigit() else (1, p.stem)
+    return (0, int(p.stem)) if p.stem.isascii() and p.stem.isdigit() else (1, p.stem)
 
 
 def _read_pose(path: Path) -> np.ndarray | None:
@@ -94,7 +95,7 @@ def _load_frames(path: Path, A: np.ndarray, meta: dict) -> list[Frame]:
     for p in pose_files:
         d = depth_dir / f"{p.stem}.png"
         if d.is_file():
-            size = image_size(d)
+            size = image_size(d, field="depth")  # an existing but unreadable PNG raises, naming it
             break
     width, height = size or DEFAULT_DEPTH_SIZE
     frames, skipped = [], []
@@ -143,4 +144,6 @@ def load(path: Path) -> Scene:
 
     meta: dict = {"layout": "scannet", "axis_alignment": A.tolist(), "skipped_objects": skipped}
     frames = _load_frames(path, A, meta)
+    if mesh is None:  # a PLY without faces is a point cloud, not a mesh
+        return Scene(sid, objects, frames, None, points=verts, point_colors=colors, meta=meta)
     return Scene(sid, objects, frames, mesh, meta=meta)

@@ -98,7 +98,7 @@ def _iphone_frames(path: Path) -> list[Frame]:
     for name in names:
         rgb = find_image(rgb_dir, name)
         if rgb is not None:
-            size = image_size(rgb)
+            size = image_size(rgb, field="rgb")  # an existing but unreadable JPG raises, naming it
             break
     width, height = size or DEFAULT_RGB_SIZE
     frames = []
@@ -200,5 +200,7 @@ def load(path: Path) -> Scene:
         tpath = next((path / t for t in (DSLR_UNDISTORTED, DSLR_DISTORTED) if (path / t).is_file()), None)
         if tpath is not None:
             frames, meta["camera"] = _dslr_frames(path, tpath), "dslr"
+    if mesh is None:  # a PLY without faces is a point cloud, not a mesh
+        return Scene(path.name, objects, frames, None, points=verts, point_colors=colors, meta=meta)
     return Scene(path.name, objects, frames, mesh, meta=meta)
 
