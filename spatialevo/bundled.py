@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spatialevo import safejson
 from spatialevo.errors import SceneFileNotFoundError, SceneFormatError
 from spatialevo.scene.model import Scene
 
@@ -64,9 +65,9 @@ def load_recipes(folder: Path | None = None) -> list[Recipe]:
     if not path.is_file():
         raise SceneFileNotFoundError(path, field="recipes")
     try:
-        rows = json.loads(path.read_text())["scenes"]
+        rows = safejson.loads(path.read_bytes())["scenes"]
         recipes = [Recipe(**row) for row in rows]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
         raise SceneFormatError(f"bad recipes ({exc})", path=path, field="scenes") from None
     for i, r in enumerate(recipes):
         if not (isinstance(r.name, str) and r.name.replace("_", "").replace("-", "").isalnum()):
@@ -88,7 +89,7 @@ def compare_arrays(stored: dict[str, np.ndarray], fresh: dict[str, np.ndarray]) 
     for name in sorted(set(stored) & set(fresh)):
         a, b = stored[name], fresh[name]
         if name == "meta.json":  # JSON text: compared as data, its numbers within the tolerance
-            if not _json_close(json.loads(a.tobytes()), json.loads(b.tobytes())):
+            if not _json_close(safejson.loads(a.tobytes()), json.loads(b.tobytes())):
                 problems.append(f"{name}: the scene's metadata differs")
         elif a.dtype != b.dtype or a.shape != b.shape:
             problems.append(f"{name}: {a.dtype}{list(a.shape)} stored, {b.dtype}{list(b.shape)} generated")

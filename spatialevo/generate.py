@@ -102,11 +102,13 @@ class GenerateConfig:
     patience: int = 300
 
 
-def run_manifest(cfg: GenerateConfig, names: Sequence[str], chunks: int, units: int) -> dict[str, Any]:
-    """What ``<out>/manifest.json`` holds for ``cfg`` (:data:`ARG_KEYS`, plus chunk and unit counts)."""
+def run_manifest(cfg: GenerateConfig, names: Sequence[str], content: Sequence[str], chunks: int, units: int) -> dict[str, Any]:
+    """What ``<out>/manifest.json`` holds for ``cfg`` (:data:`ARG_KEYS`, plus chunk and unit counts);
+    ``content`` is the source's :meth:`~spatialevo.sources.SceneSource.fingerprint` (other files under
+    the same scene names are another run)."""
     return {"format": FORMAT, "seed": cfg.seed, "tasks": list(cfg.tasks), "per_task": cfg.per_task, "chunk": cfg.chunk,
             "images": cfg.images, "draws_per_record": cfg.draws_per_record, "patience": cfg.patience,
-            "scenes": list(names), "chunks": chunks, "units": units}
+            "scenes": list(names), "scene_content": list(content), "chunks": chunks, "units": units}
 
 
 def check_config(cfg: GenerateConfig) -> None:
@@ -146,11 +148,20 @@ def _name_key(*parts: str) -> list[int]:
     return [int.from_bytes(h[i : i + 4], "little") for i in range(0, 16, 4)]
 
 
+def _first_time(key: tuple, seen: set[tuple]) -> bool:
+    """Whether ``key`` is new to ``seen`` (and add it)."""
+    new = key not in seen
+    seen.add(key)
+    return new
+
+
 def build_pool(dge: DGE, scene_name: str, task: str, cfg: GenerateConfig) -> list[tuple[Question, Verdict]]:
     """Distinct valid questions of ``task`` in a scene with their verdicts, in record order.
 
     Candidates are drawn from the task's question space with a generator seeded by ``(cfg.seed,
-    scene_name, task)``; each distinct candidate is evaluated once. Drawing stops when every answer
+    scene_name, task)``; each distinct candidate is evaluated once, and a valid one whose canonical
+    form (:meth:`~spatialevo.dge.DGE.canonical`) is already in the pool is not taken again (the
+    objects of a symmetric task swapped, ``"tv"`` and ``"tv#13"``). Drawing stops when every answer
     bucket holds ``ceil(per_task / |buckets|)`` questions, after ``draws_per_record * per_task``
     draws, or after ``patience`` draws in a row without a new question. The result interleaves the
     buckets round-robin (empty buckets are skipped).
@@ -163,19 +174,24 @@ def build_pool(dge: DGE, scene_name: str, task: str, cfg: GenerateConfig) -> lis
     buckets: dict[str | None, list[tuple[Question, Verdict]]] = {o: [] for o in opts} if opts else {None: []}
     want = ceil(cfg.per_task / len(buckets))
     open_buckets = len(buckets)
-    seen: set[tuple] = set()
+    seen: set[tuple] = set()  # draws evaluated
+    asked: set[tuple] = set()  # canonical forms of the valid ones: re-wordings of one question are one question
     stale = 0
     for _ in range(cfg.draws_per_record * cfg.per_task):
         q = t.draw(dge.index, rng)
         key = None if q is None else q.key()
-        if key is None or key in seen:
+        v = None
+        if key is not None and key not in seen:
+            seen.add(key)
+            v, canon = t.judge(dge.index, q)
+            if v.valid and not _first_time(canon.key(), asked):
+                v = None
+        if v is None:
             stale += 1
             if stale >= cfg.patience:
                 break
             continue
         stale = 0
-        seen.add(key)
-        v = t.evaluate(dge.index, q)
         if not v.valid:
             continue
         bucket = buckets.get(v.answer_text if opts else None)
@@ -329,7 +345,7 @@ def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
     source = make_source(cfg.scenes)
     out = _prepare_out(Path(cfg.out))
     units = _Units(cfg, source, out)
-    meta = run_manifest(cfg, source.names, units.n_chunks, units.n_units)
+    meta = run_manifest(cfg, source.names, source.fingerprint(), units.n_chunks, units.n_units)
     with lock(out, shared=False) as alone:
         if alone:
             shutil.rmtree(out / ".tmp", ignore_errors=True)  # leftovers of killed runs

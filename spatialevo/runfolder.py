@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from spatialevo import safejson
 from spatialevo.errors import SpatialEvoError
 
 try:
@@ -33,8 +34,9 @@ log = logging.getLogger(__name__)
 FORMAT = 2
 MANIFEST = "manifest.json"
 #: manifest keys that change records (compared on every resume and shard)
-ARG_KEYS = ("format", "seed", "tasks", "per_task", "chunk", "images", "draws_per_record", "patience", "scenes")
-_FLAGS = {"per_task": "--per-task", "images": "--no-images", "scenes": "--scenes", "seed": "--seed", "tasks": "--tasks", "chunk": "--chunk"}
+ARG_KEYS = ("format", "seed", "tasks", "per_task", "chunk", "images", "draws_per_record", "patience", "scenes", "scene_content")
+_FLAGS = {"per_task": "--per-task", "images": "--no-images", "scenes": "--scenes", "seed": "--seed", "tasks": "--tasks", "chunk": "--chunk",
+          "scene_content": "--scenes"}
 _PART_KEY = "spatialevo_part"
 
 
@@ -145,7 +147,7 @@ def manifest_id(meta: dict[str, Any]) -> str:
 def read_manifest(out: Path) -> dict[str, Any]:
     path = Path(out) / MANIFEST
     try:
-        meta = json.loads(path.read_bytes())
+        meta = safejson.loads(path.read_bytes())
     except FileNotFoundError:
         raise SpatialEvoError(f"'{out}' holds no generate run (no {MANIFEST}): run spatialevo generate --out '{out}' first") from None
     except (ValueError, UnicodeDecodeError):
@@ -171,6 +173,9 @@ def manifest_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             out.append(f"{flag}: {len(a or [])} scene(s) there, {len(b)} here ({len(gone)} only there, {len(new_names)} only here)")
         elif key == "tasks":
             out.append(f"{flag}: {','.join(a or [])} there, {','.join(b)} here")
+        elif key == "scene_content":
+            changed = [n for n, x, y in zip(new["scenes"], a or [], b) if x != y] if a and len(a) == len(b) else new["scenes"]
+            out.append(f"{flag}: other scene files under the same names ({', '.join(changed[:3])}{', …' if len(changed) > 3 else ''})")
         elif key == "images":
             out.append(f"{flag}: images {'on' if a else 'off'} there, {'on' if b else 'off'} here")
         else:
@@ -214,6 +219,7 @@ def restart_if_empty(out: Path, meta: dict[str, Any]) -> None:
         for p in (out / "parts").glob("part-*.jsonl"):
             p.unlink()
         unlink(out / "data.jsonl")
+        shutil.rmtree(out / "images", ignore_errors=True)  # pictures of the other run's scenes
         (out / MANIFEST).unlink()
 
 
@@ -237,7 +243,7 @@ def _trailer(data: bytes) -> dict[str, Any] | None:
     if not data.endswith(b"\n"):
         return None
     try:
-        t = json.loads(_split(data)[1])
+        t = safejson.loads(_split(data)[1])
     except (ValueError, UnicodeDecodeError):
         return None
     return t if isinstance(t, dict) and _PART_KEY in t else None

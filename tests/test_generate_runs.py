@@ -395,3 +395,48 @@ def test_cli_fuzz_never_raises(tmp_path) -> None:
         print(f"  {n:4d}  {k}")
     assert not [k for k in outcomes if k.startswith("error: unclassified")], outcomes
     assert outcomes["exit 0, data.jsonl valid"] > 0 and outcomes["usage error (argparse, exit 2)"] > 0
+
+
+# --- findings of the review of #12 ------------------------------------------------------------------
+
+
+def test_shards_over_other_scene_files_with_the_same_names_do_not_mix(tmp_path) -> None:
+    from spatialevo.bundled import bundled_scene_paths
+
+    paths = bundled_scene_paths()
+    for name, src in (("a", paths[0]), ("b", paths[1])):
+        (tmp_path / name).mkdir()
+        shutil.copyfile(src, tmp_path / name / "s.npz")
+    out = tmp_path / "qa"
+    assert cli("generate", "--out", str(out), "--scenes", str(tmp_path / "a"), "--tasks", "object_size", "--per-task", "2",
+               "--shard", "0/2", "--no-images", "--quiet")[0] == 0
+    rc, _, err = cli("generate", "--out", str(out), "--scenes", str(tmp_path / "b"), "--tasks", "object_size", "--per-task", "2",
+                     "--shard", "1/2", "--no-images", "--quiet")
+    assert_one_line_error(rc, err, "other scene files")
+
+
+def test_pools_hold_no_reworded_repeats(ref) -> None:
+    """Records of one scene and task cycle through distinct canonical questions: the first n are all
+    different and record k asks what record k mod n asks (a swapped symmetric pair is one question)."""
+    from spatialevo import DGE, Question, load_scene
+    from spatialevo.bundled import bundled_scene_paths
+
+    dges = {p.stem: DGE(load_scene(p)) for p in bundled_scene_paths()}
+    out = run(ref.parent.parent / "pools", tasks=("absolute_distance", "elevation_cam_cam", "attribute_measurement"), per_task=12)
+    seqs: dict[tuple[str, str], list[str]] = {}
+    for r in sorted(records(out), key=lambda r: r["id"]):
+        seqs.setdefault((r["scene"], r["task"]), []).append(dges[r["scene"]].canonical(Question.from_dict(r["question"])).to_json())
+    for key, seq in seqs.items():
+        n = len(set(seq))
+        assert len(set(seq[:n])) == n and all(seq[k] == seq[k % n] for k in range(len(seq))), key
+
+
+def test_a_deeply_nested_part_is_damaged_not_a_crash(tmp_path, ref) -> None:
+    out = tmp_path / "qa"
+    shutil.copytree(ref.parent, out)
+    part = part_path(out, 0)
+    part.write_bytes(part.read_bytes() + b"[" * 100_000 + b"\n")
+    with pytest.raises(PartError):
+        read_part(part, 0, manifest_id(read_manifest(out)))
+    run(out)  # the resume regenerates it
+    assert digest(out / "data.jsonl") == digest(ref)

@@ -3,6 +3,7 @@ bounded work for hostile questions and point clouds, no non-finite answer."""
 
 from __future__ import annotations
 
+import json
 import time
 from itertools import combinations, permutations
 
@@ -249,3 +250,72 @@ def test_image_tasks_on_a_scene_without_frames_fail_at_once():
             with pytest.raises(NoValidQuestionError, match="frame"):
                 dge.sample(task, 0)
     assert time.perf_counter() - t0 < 0.5  # was about 1 s of rejected draws per task
+
+
+# -- findings of the review of #12 ------------------------------------------------------------------
+def _relabelled(names: dict[str, str]) -> Scene:
+    base = analytic_scene()
+    objects = [ObjectInstance(o.id, names.get(o.label, o.label), o.box) for o in base.objects]
+    return Scene("relabelled", objects, base.frames, floor_polygon=base.floor_polygon)
+
+
+@pytest.mark.parametrize("names, q", [
+    ({"table": "trash-bin", "lamp": "trash bin"}, Question("relative_distance", ("sofa", "trash-bin", "trash bin"))),
+    ({"tv": "tie"}, Question("depth_order_obj_obj", ("tie", "sofa"), ("f0",))),
+    ({"tv": "both"}, Question("depth_order_obj_obj", ("sofa", "both"), ("f0",))),
+])
+def test_options_that_read_alike_make_the_question_ambiguous(names, q):
+    """No answer can tell "trash-bin" from "trash bin", or a label "tie" from the option "same"."""
+    v = DGE(_relabelled(names)).evaluate(q)
+    assert not v.valid and v.reason.value == "ambiguous_label" and "read alike" in v.message
+
+
+@pytest.mark.parametrize("variant", [{"reference": 1.0}, {"reference": "1"}, {"reference": 1}, {}])
+def test_a_float_parameter_is_the_same_question(dge, variant):
+    base = dge.canonical(Question("position_cam_cam", (), ("f0", "f1")))
+    assert dge.canonical(Question("position_cam_cam", (), ("f0", "f1"), variant)).to_json() == base.to_json()
+
+
+def test_frames_of_an_order_free_task_are_sorted(dge):
+    a = Question("attribute_measurement", ("sofa", "table"), ("f0", "f1"))
+    b = Question("attribute_measurement", ("sofa", "table"), ("f1", "f0"))
+    assert dge.evaluate(a).answer_text == dge.evaluate(b).answer_text and dge.canonical(a) == dge.canonical(b)
+    # where the answer names an image, the order is part of the question
+    v1 = Question("visibility_compare", ("sofa",), ("f0", "f6"))
+    assert dge.canonical(v1) != dge.canonical(Question("visibility_compare", ("sofa",), ("f6", "f0")))
+
+
+@pytest.mark.parametrize("value", ["²", "①", "¹", "٢", " 2 ", "2.0"])
+def test_unicode_digit_parameters_are_malformed_or_read_never_a_crash(dge, value):
+    q = Question("position_cam_cam", (), ("f0", "f1"), {"reference": value})
+    v = dge.evaluate(q)
+    assert v.valid == (value in (" 2 ",)) or v.reason.value == "malformed"
+    dge.canonical(q)
+    q2, err = read_question(json.dumps({"task": "position_cam_cam", "params": {"reference": value}}), ["f0", "f1"])
+    assert q2 is not None and dge.evaluate(q2).valid in (True, False)
+
+
+@pytest.mark.parametrize("bad", ["../../../escaped", "a/b", "a\\b", "..", ".", "x\x00y"])
+def test_ids_that_cannot_name_a_file_are_refused(bad):
+    from spatialevo.errors import SceneFormatError
+
+    base = analytic_scene()
+    with pytest.raises(SceneFormatError, match="cannot name a file"):
+        Scene(bad, base.objects)
+    f = base.frames[0]
+    with pytest.raises(SceneFormatError, match="cannot name a file"):
+        type(f)(bad, f.K, f.T_wc, f.width, f.height)
+
+
+def test_sparse_point_clouds_have_no_room_estimate_instead_of_a_crash():
+    scene = Scene("sparse", [], [], points=np.array([[0.0, 0, 0], [1, 0, 100], [0, 1, 200]]))
+    v = DGE(scene).evaluate(Question("room_size"))
+    assert not v.valid and v.reason.value == "room_unknown"
+
+
+def test_plural_options_read_exactly():
+    from spatialevo.dge.scoring import score
+
+    opts = ("book", "books", "lamp")
+    for text, gt in (("books", "books"), ("book", "book"), ("The books.", "books"), ("lamps", "lamp")):
+        assert [score(f"<answer>{text}</answer>", kind="choice", gt=g, options=opts) for g in opts] == [float(g == gt) for g in opts]

@@ -37,8 +37,8 @@ def _untag(span: str) -> str:
 
 
 def answer_block(text: str) -> str | None:
-    """The content of the last complete ``<answer>…</answer>`` block (rule 1 of the module
-    docstring), other tags removed and stripped; ``None`` when there is no complete block.
+    """The content of the last complete ``<answer>…</answer>`` block (rule 1 of
+    :mod:`spatialevo.dge.answers`), other tags removed and stripped; ``None`` when there is no complete block.
 
     The solver's format credit is ``bool(answer_block(text))``: a complete, non-empty block.
     """

@@ -148,6 +148,10 @@ def _match_labels(clauses: list[str], options: list[str]) -> str:
         hits = [(i, i + len(ow), key) for i, t in enumerate(w) for base in _bases(t) for key, ow in firsts.get(base, ())
                 if i + len(ow) <= len(w) and all(_tok_eq(w[i + k], ow[k]) for k in range(1, len(ow)))]
         if hits:
+            # a word that is exactly one option does not also name another through the plural rule
+            # (options "book" and "books": "books" is the second)
+            exact = {(s, e) for s, e, key in hits if w[s:e] == key.split()}
+            hits = [(s, e, key) for s, e, key in hits if (s, e) not in exact or w[s:e] == key.split()]
             ends: dict[int, list[int]] = {}
             for s, e, _ in hits:
                 ends.setdefault(s, []).append(e)

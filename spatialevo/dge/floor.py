@@ -72,7 +72,7 @@ def estimate_floor_area(
 ) -> float:
     """Deterministic floor-area estimate (m²) from (N, 3) world points in metres (see module docstring).
 
-    Returns 0.0 for fewer than 3 finite points, and when the room's grid would exceed
+    Returns 0.0 for fewer than 3 finite points (or fewer than 3 in the kept height band), and when the room's grid would exceed
     :data:`MAX_GRID_CELLS` cells.
     """
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
@@ -82,6 +82,8 @@ def estimate_floor_area(
     zf = float(np.percentile(pts[:, 2], 1.0))
     keep = (pts[:, 2] >= zf - 0.05) & (pts[:, 2] <= zf + max_height)
     xy = pts[keep, :2]
+    if len(xy) < 3:  # sparse points: none near the floor height band
+        return 0.0
     xy = xy[main_cluster(xy, 2.0 * max(close_radius, cell))]
     r = max(1, int(np.ceil(close_radius / cell)))
     pad = r + 2

@@ -45,6 +45,7 @@ import numpy as np
 from spatialevo.dge.question import Question, QuestionFormatError
 from spatialevo.dge.spec import load_spec, tasks_dir
 from spatialevo.dge.tasks import TASKS
+from spatialevo.dge.tasks.base import coerce_params
 from spatialevo.errors import SceneFormatError, SpatialEvoError
 from spatialevo.scene.model import normalize_label
 
@@ -174,21 +175,10 @@ def _fill_params(task: str, params: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         TemplateError: an unknown parameter or a value outside the allowed ones.
     """
-    space = TASKS[task].param_space
-    unknown = sorted(set(params) - set(space))
-    if unknown:
-        raise TemplateError(f"{task} has no parameter {unknown[0]!r} (parameters: {sorted(space) or 'none'})")
-    out: dict[str, Any] = {}
-    for key, (allowed, default) in space.items():
-        value = params.get(key, default)
-        if isinstance(value, str) and value.strip().isdigit() and any(isinstance(a, int) for a in allowed):
-            value = int(value.strip())
-        elif isinstance(value, str):
-            value = value.strip().lower()
-        if isinstance(value, bool) or value not in allowed:
-            raise TemplateError(f"{task}: parameter {key!r} must be one of {list(allowed)}, got {value!r}")
-        out[key] = value
-    return out
+    try:
+        return coerce_params(task, TASKS[task].param_space, params)
+    except ValueError as exc:
+        raise TemplateError(f"{task}: {exc}") from None
 
 
 def canonical(question: Question) -> Question:

@@ -124,6 +124,8 @@ class Question:
 def _str_tuple(value: Any, name: str, *, allow_int: bool) -> tuple[str, ...]:
     if value is None:
         return ()
+    if type(value) is tuple and all(type(x) is str and x and not x[0].isspace() and not x[-1].isspace() for x in value):
+        return value  # already clean (every question the DGE builds): no copy
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         raise QuestionFormatError(f"must be a list of strings, got {type(value).__name__}", field=name)
     out = []

@@ -7,6 +7,7 @@ OpenCV convention (x right, y down, z forward); ``Frame.T_wc`` is the 4x4 camera
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,13 +91,27 @@ class ObjectInstance:
         return f"{self.label}#{self.id}"
 
 
-def frame_id(value: object) -> str:
-    """A frame id as a string: a non-empty string (kept as is) or an integer (``7`` → ``"7"``).
+_UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 
-    ``None``, bools, floats and blank strings raise :class:`SceneFormatError` (field ``frame.id``).
+
+def safe_name(value: str, field: str) -> str:
+    """``value`` if it can name a file: frame and scene ids become file and folder names (images,
+    dataset records), so ``/``, ``\\``, control characters, ``.``, ``..`` and names over 255
+    characters are refused (:class:`SceneFormatError` naming ``field``)."""
+    if _UNSAFE_NAME.search(value) or value in (".", "..") or len(value) > 255:
+        raise SceneFormatError(f"{value[:60]!r} cannot name a file (no '/', '\\', control characters, '.' or '..'; at most 255 characters)",
+                               field=field)
+    return value
+
+
+def frame_id(value: object) -> str:
+    """A frame id as a string: a non-empty string (kept as is) or an integer (``7`` → ``"7"``), that
+    can name a file (:func:`safe_name`).
+
+    ``None``, bools, floats, blank strings and unsafe names raise :class:`SceneFormatError` (field ``frame.id``).
     """
     if isinstance(value, str) and value.strip():
-        return value
+        return safe_name(value, "frame.id")
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return str(int(value))
     raise SceneFormatError(f"frame id must be a non-empty string or an integer, got {value!r}", field="frame.id")
@@ -237,7 +252,7 @@ class Scene:
     def __post_init__(self) -> None:
         if isinstance(self.scene_id, (bool, np.bool_)) or not isinstance(self.scene_id, (str, int, np.integer)) or not str(self.scene_id).strip():
             raise SceneFormatError(f"scene id must be a non-empty string or an integer, got {self.scene_id!r}", field="scene_id")
-        self.scene_id = str(self.scene_id)
+        self.scene_id = safe_name(str(self.scene_id), "scene_id")
         if not isinstance(self.meta, dict):
             raise SceneFormatError(f"scene meta must be a dict, got {type(self.meta).__name__}", field="meta")
         if self.meta.get("room_size") is not None:

@@ -20,6 +20,7 @@ from typing import Any
 from spatialevo.dge import DGE, TASK_NAMES, Question
 from spatialevo.errors import SpatialEvoError
 from spatialevo.rewards import solver_reward
+from spatialevo.safejson import loads
 
 EVAL_SEED = 1_000_003
 
@@ -43,9 +44,9 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     for n, line in enumerate(p.read_text().splitlines(), 1):
         if line.strip():
             try:
-                rec = json.loads(line)
+                rec = loads(line)
                 _ = rec["scene_id"], rec["question"], rec["question_text"]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError) as exc:
                 raise SpatialEvoError(f"{p}:{n}: not a spatialevo generate record ({exc})") from None
             out.append(rec)
     if not out:

@@ -12,21 +12,29 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
+from spatialevo import safejson
 from spatialevo.errors import SpatialEvoError
+from spatialevo.train.checkpoints import (
+    POSE_HEAD_FILE,
+    STATE_FILE,
+    check_resume,
+    checkpoint_step,
+    continue_lr_schedule,
+    finished_run,
+    last_checkpoint,
+    read_json,
+    run_identity,
+    run_state,
+    trainer_state,
+)
 from spatialevo.train.config import EvolveConfig
 
 log = logging.getLogger(__name__)
-STATE_FILE = "spatialevo_state.json"
-POSE_HEAD_FILE = "pose_head.pt"
 #: checkpoint files that are training state, not part of the model (left out of ``final/``)
-TRAINING_ONLY = {"optimizer.pt", "scheduler.pt", "scaler.pt", "trainer_state.json", STATE_FILE, POSE_HEAD_FILE, "latest", "zero_to_fp32.py"}
-IDENTITY_KEYS = ("seed", "scenes", "roles", "model")  #: what a resumed run must share with its checkpoint
 
 
 def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, trl)
@@ -145,7 +153,7 @@ def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, 
                 path = Path(self.resume_from) / STATE_FILE
                 if not path.is_file():
                     raise SpatialEvoError(f"checkpoint {self.resume_from} has no {STATE_FILE}; cannot restore the curriculum")
-                saved = json.loads(path.read_text())
+                saved = read_json(path)
                 self.stream.load_state_dict(saved)
                 if "novelty" in saved:
                     self.rewards.questioner.load_state_dict(saved["novelty"])
@@ -173,86 +181,6 @@ def _trainer_classes():  # noqa: ANN202 - imported lazily (torch, transformers, 
     return EvolveTrainer, StateCallback
 
 
-def run_state(stream: Any, rewards: Any, identity: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What a checkpoint keeps besides the trainer's own state: the stream (position, buffer,
-    curriculum), the questioner's novelty memory and the run's identity (:func:`run_identity`)."""
-    state = {**stream.state_dict(), "novelty": rewards.questioner.state_dict()}
-    return state if identity is None else {**state, "run": identity}
-
-
-def continue_lr_schedule(scheduler: Any) -> list[float] | None:
-    """Set the optimizer's learning rates to the schedule's value at its restored step.
-
-    On resume the scheduler is built for this run's ``max_steps`` and then gets the checkpoint's
-    step count, but the optimizer (and the scheduler's last LR) keep the LR the checkpoint ended
-    with: for a run extended past its planned end that is the old schedule's last value (0 for a
-    linear decay), used for the first resumed step. Recomputing it from the current schedule makes
-    an extended run follow the schedule of a run planned for the new ``max_steps`` from the start;
-    a resume with the same ``max_steps`` is unchanged. Only ``LambdaLR`` schedules (every
-    ``lr_scheduler_type`` but ``reduce_lr_on_plateau`` and ``greedy``) are recomputed; others are
-    left as loaded.
-    """
-    from torch.optim.lr_scheduler import LambdaLR
-
-    sched = scheduler if isinstance(scheduler, LambdaLR) else getattr(scheduler, "scheduler", None)
-    if not isinstance(sched, LambdaLR):
-        return None
-    lrs = [base * fn(sched.last_epoch) for base, fn in zip(sched.base_lrs, sched.lr_lambdas)]
-    for group, lr in zip(sched.optimizer.param_groups, lrs):
-        group["lr"] = lr
-    sched._last_lr = lrs
-    return lrs
-
-
-def _identity_value(value: str) -> str:
-    """A model / scenes value as recorded: an existing path resolved, a keyword (``tiny``, ``bundled``) as is."""
-    path = Path(value).expanduser()
-    return str(path.resolve()) if value not in ("tiny", "bundled") and path.exists() else value
-
-
-def run_identity(cfg: EvolveConfig) -> dict[str, Any]:
-    """What makes a run the same run on resume: seed, scenes, roles and model (kept in each checkpoint)."""
-    return {"seed": int(cfg.seed), "scenes": _identity_value(str(cfg.scenes)), "roles": list(cfg.roles),
-            "model": _identity_value(str(cfg.model))}
-
-
-def check_resume(cfg: EvolveConfig, checkpoint: str) -> None:
-    """Refuse to resume ``checkpoint`` with a config of another run (checkpoints written before the
-    identity was recorded are accepted).
-
-    Raises:
-        SpatialEvoError: the seed, scenes, roles or model differ (each difference named).
-    """
-    saved = json.loads((Path(checkpoint) / STATE_FILE).read_text()).get("run")
-    if saved is None:
-        return
-    now = run_identity(cfg)
-    diffs = [f"{k} {saved.get(k)!r} in the checkpoint, {now[k]!r} in the config" for k in IDENTITY_KEYS if saved.get(k) != now[k]]
-    if diffs:
-        raise SpatialEvoError(f"cannot resume {checkpoint}: another run ({'; '.join(diffs)}); "
-                              "use the same settings, --no-resume, or another --output-dir")
-
-
-def trainer_state(checkpoint: str | Path) -> dict[str, Any]:
-    """The checkpoint's ``trainer_state.json`` (step, planned ``max_steps``, ``log_history``); ``{}`` if absent."""
-    path = Path(checkpoint) / "trainer_state.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def checkpoint_step(checkpoint: str | Path) -> int:
-    """The optimiser step a checkpoint was saved at."""
-    return int(trainer_state(checkpoint).get("global_step", Path(checkpoint).name.split("-")[-1]))
-
-
-def last_checkpoint(output_dir: str | Path) -> str | None:
-    """The newest complete ``checkpoint-N`` folder (with the stream state) in ``output_dir``."""
-    folder = Path(output_dir)
-    if not folder.is_dir():
-        return None
-    done = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and (p / STATE_FILE).is_file()]
-    return str(max(done, key=lambda p: int(p.name.split("-")[-1]))) if done else None
-
-
 def read_questions(path: str | Path, source: Any) -> list[tuple[int, str]]:
     """``(scene index, question JSON)`` of each record of a ``spatialevo generate`` jsonl.
 
@@ -268,10 +196,10 @@ def read_questions(path: str | Path, source: Any) -> list[tuple[int, str]]:
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
+            rec = safejson.loads(line)
             name = rec.get("scene", rec["scene_id"])  # the source's unique name (older records: the scene id)
             scene, question = by_id.get(name), rec["question"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise SpatialEvoError(f"{p}:{n}: not a generate record ({exc})") from None
         if scene is None:
             raise SpatialEvoError(f"{p}:{n}: scene {name!r} is not among the configured scenes")
@@ -279,51 +207,6 @@ def read_questions(path: str | Path, source: Any) -> list[tuple[int, str]]:
     if not out:
         raise SpatialEvoError(f"{p}: no questions")
     return out
-
-
-def has_model(folder: Path) -> bool:
-    """A complete saved model: its config and its weights."""
-    weights = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
-    return (folder / "config.json").is_file() and any((folder / w).is_file() for w in weights)
-
-
-def write_final(checkpoint: str | Path, final: Path) -> None:
-    """``final/`` from a checkpoint: its model, config and processor files, without the training state.
-
-    Raises:
-        SpatialEvoError: the checkpoint has no consolidated weights (e.g. DeepSpeed shards only).
-    """
-    src = Path(checkpoint)
-    if not has_model(src):
-        raise SpatialEvoError(f"cannot write {final}: {src} holds no consolidated model weights")
-    tmp = final.with_name(final.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for f in src.iterdir():
-        if f.is_file() and f.name not in TRAINING_ONLY and not f.name.startswith("rng_state") and not f.name.endswith(".tmp"):
-            shutil.copy2(f, tmp / f.name)
-    shutil.rmtree(final, ignore_errors=True)  # an incomplete final/ (killed while saving)
-    tmp.replace(final)
-
-
-def finished_run(cfg: EvolveConfig, checkpoint: str, step: int) -> dict[str, Any]:
-    """A rerun of a run whose newest checkpoint is at ``max_steps``: no training; ``final/`` is
-    written from the checkpoint if missing.
-
-    Raises:
-        SpatialEvoError: the checkpoint is past ``max_steps`` (the run cannot be shortened).
-    """
-    if step > int(cfg.max_steps):
-        raise SpatialEvoError(f"{checkpoint} is at step {step}, past max_steps {cfg.max_steps}: nothing to train "
-                              "(use a larger --max-steps, --no-resume, or another --output-dir)")
-    final = Path(cfg.output_dir) / "final"
-    print(f"run complete: step {step} of max_steps {cfg.max_steps} ({checkpoint}); nothing to train")
-    if not has_model(final) and int(os.environ.get("RANK", "0")) == 0:
-        print(f"writing {final} from {checkpoint}")
-        write_final(checkpoint, final)
-    saved = json.loads((Path(checkpoint) / STATE_FILE).read_text())
-    return {"global_step": step, "resumed_from": checkpoint, "final": str(final), "complete": True,
-            "scheduler": saved.get("scheduler"), "log_history": list(trainer_state(checkpoint).get("log_history", []))}
 
 
 def model_path(cfg: EvolveConfig) -> str:

@@ -84,8 +84,14 @@ class SelfPlayRewards:
         self.pending_questions, self.pending_scores, self.pending_asked = [], [], []
         for scene, qjson in asked:  # the same novelty memory on every rank, whatever the world size
             self.questioner.remember(str(scene), qjson)
-        seen: set[tuple[int, str]] = set()
-        self.stream.add_questions([tuple(x) for x in questions if not (tuple(x) in seen or seen.add(tuple(x)))])
+        seen: set[tuple[int, str]] = set()  # canonical forms: re-wordings of one question are queued once
+        fresh = []
+        for scene, qjson in questions:
+            key = (int(scene), self.stream.dge(int(scene)).canonical(Question.from_json(qjson)).to_json())
+            if key not in seen:
+                seen.add(key)
+                fresh.append((int(scene), qjson))
+        self.stream.add_questions(fresh)
         for t, sc in scores:
             self.stream.scheduler.update(t, sc)
 

@@ -33,6 +33,7 @@ class AttributeMeasurement(Task):
     answer_kind = "choice"
     n_objects = (2, 2)
     symmetric = slice(0, 2)
+    frames_symmetric = True  # the answer is an object, whichever image shows it first
     n_frames = 2
     config_cls = AttributeMeasurementConfig
 

@@ -6,8 +6,9 @@ A task module defines a config dataclass (thresholds, loaded from ``tasks/<task>
 * ``check(index, question, resolved)`` — the task's own rule: returns a :class:`Verdict`,
   valid with the exact answer or invalid with a reason;
 * ``draw(index, rng)`` — one random candidate question (possibly invalid) from the task's whole
-  question space; :meth:`Task.sample` keeps drawing until the DGE judges one valid, so samples are
-  uniform over the valid questions of that space;
+  question space; :meth:`Task.sample` keeps drawing until the DGE judges one valid, so samples follow
+  the draw distribution restricted to the valid questions of that space (only when ``max_tries``
+  draws find none does it fall back to a known valid candidate);
 * ``candidates(index)`` (optional) — the questions that *could* be valid, in a fixed order, such that
   a valid question exists only if one of them is valid (e.g. only labels with one instance). The
   first :meth:`Task.sample` on a scene evaluates them (at most :data:`FEASIBILITY_BUDGET`) to decide
@@ -30,17 +31,24 @@ its instance (``"label#id"``; where a position names a category — counting, a 
 candidate — the category's label, or the instance when one instance of several is named), parameters
 normalised with their defaults filled in, the objects of symmetric positions
 (:attr:`Task.symmetric`) sorted, and image-pair questions with ``reference`` 2 written with the
-frames swapped and ``reference`` 1 (the same question). Novelty and de-duplication use it.
+frames swapped and ``reference`` 1 (the same question), and the frames of tasks whose answer does not
+depend on their order (:attr:`Task.frames_symmetric`) sorted. Novelty and de-duplication use it.
+
+A valid verdict's options read differently: when two options have the same normalised form (the
+labels ``trash-bin`` and ``trash bin``, a label ``tie`` beside the option ``same``), no answer
+could tell them apart, so the question is ``ambiguous_label``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from spatialevo.dge.answers import normalize_choice
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.verdict import Reason, Verdict
@@ -91,6 +99,8 @@ class Task:
     needs_visibility: ClassVar[bool] = True
     #: positions of ``objects`` whose order does not change the question (sorted in :meth:`canonical`)
     symmetric: ClassVar[slice | None] = None
+    #: image-pair tasks whose answer does not depend on the order of the two frames (sorted in :meth:`canonical`)
+    frames_symmetric: ClassVar[bool] = False
     config_cls: ClassVar[type]
 
     def __init__(self, config: Any = None):
@@ -125,10 +135,22 @@ class Task:
     # -- evaluation -----------------------------------------------------------------------------
     def evaluate(self, index: SceneIndex, q: Question) -> Verdict:
         """Apply the shared rules, then the task's rule (see module docstring)."""
+        return self._verdict(index, q, self.resolve(index, q))
+
+    def judge(self, index: SceneIndex, q: Question) -> tuple[Verdict, Question | None]:
+        """``(verdict, canonical form)`` of a question, resolving its references once; the canonical
+        form only for a valid question (``None`` otherwise: :meth:`canonical` gives it)."""
         r = self.resolve(index, q)
+        v = self._verdict(index, q, r)
+        return v, self._canonical(index, q, r) if v.valid else None
+
+    def _verdict(self, index: SceneIndex, q: Question, r: Resolved | Verdict) -> Verdict:
         if isinstance(r, Verdict):
             return r
         v = self.check(index, q, r)
+        if v.valid and v.options and _read_alike(tuple(v.options)):
+            # e.g. labels "trash-bin" and "trash bin", or a label "tie" beside the option "same": no answer could tell them apart
+            return self.bad(Reason.AMBIGUOUS_LABEL, f"two answer options read alike ({', '.join(v.options)})", {"options": list(v.options)})
         if v.valid and isinstance(v.answer, (float, int, np.number)) and not np.isfinite(v.answer):
             # unreachable for scenes within the loaders' physical bounds; never hand out inf / NaN
             return self.bad(Reason.MALFORMED, f"the scene's geometry gives a non-finite answer ({v.answer}); it is outside the physical bounds")
@@ -199,7 +221,9 @@ class Task:
     def canonical(self, index: SceneIndex, q: Question) -> Question:
         """The canonical form of ``q`` (module docstring); a question whose references do not resolve
         keeps its normalised labels. Equal canonical forms ask the same thing."""
-        r = self.resolve(index, q)
+        return self._canonical(index, q, self.resolve(index, q))
+
+    def _canonical(self, index: SceneIndex, q: Question, r: Resolved | Verdict) -> Question:
         frames = tuple(q.frames)
         if isinstance(r, Verdict):
             objects = [index.norm(o) or o for o in q.objects]
@@ -212,6 +236,8 @@ class Task:
             objects[self.symmetric] = sorted(objects[self.symmetric])
         if len(frames) == 2 and params.get("reference") == 2:
             frames, params = frames[::-1], {**params, "reference": 1}
+        if self.frames_symmetric:
+            frames = tuple(sorted(frames))
         return Question(self.name, tuple(objects), frames, params)
 
     def _canonical_ref(self, index: SceneIndex, pos: int, label: str, inst: list[int]) -> str:
@@ -244,21 +270,10 @@ class Task:
         return seen
 
     def _params(self, q: Question) -> dict[str, Any] | Verdict:
-        out: dict[str, Any] = {}
-        for key in q.params:
-            if key not in self.param_space:
-                known = sorted(self.param_space) or "none"
-                return self.bad(Reason.MALFORMED, f"{self.name} has no parameter {key!r} (parameters: {known})")
-        for key, (allowed, default) in self.param_space.items():
-            value = q.params.get(key, default)
-            if isinstance(value, str) and value.strip().isdigit() and any(isinstance(a, int) for a in allowed):
-                value = int(value.strip())
-            elif isinstance(value, str):
-                value = value.strip().lower()
-            if isinstance(value, bool) or value not in allowed:
-                return self.bad(Reason.MALFORMED, f"parameter {key!r} must be one of {list(allowed)}, got {value!r}")
-            out[key] = value
-        return out
+        try:
+            return coerce_params(self.name, self.param_space, q.params)
+        except ValueError as exc:
+            return self.bad(Reason.MALFORMED, str(exc))
 
     # -- sampling -------------------------------------------------------------------------------
     def _candidate_state(self, index: SceneIndex) -> _Candidates:
@@ -297,8 +312,8 @@ class Task:
                 why = f"the task shows {self.n_frames} frame(s), the scene has {len(index.frames)}"
             elif len(index.by_label) < self.n_objects[0]:
                 why = f"the task names {self.n_objects[0]} object(s), the scene has {len(index.by_label)} label(s)"
-            if self.scope == "scene" and self.n_objects[1]:
-                why += f" (labels naming one object: {len(unique_labels(index))})"
+            if self.scope == "scene" and self.n_objects[1] and self.label_rule != "count":
+                why += f" (labels naming one object: {len(unique_labels(index))}; questions are drawn by label, not by instance reference)"
             raise NoValidQuestionError(f"{where} has no valid {self.name} question: {why}")
         for _ in range(max_tries):
             q = self.draw(index, rng)
@@ -338,6 +353,36 @@ class _Candidates:
 def unique_labels(index: SceneIndex) -> list[str]:
     """Sorted labels with exactly one instance in the scene (the ones a scene task can name)."""
     return [lab for lab, inst in sorted(index.by_label.items()) if len(inst) == 1]
+
+
+@functools.lru_cache(maxsize=4096)
+def _read_alike(options: tuple[str, ...]) -> bool:
+    """Whether two options have the same normalised form (or one has none): no answer tells them apart."""
+    return len({normalize_choice(o) for o in options} - {""}) < len(options)
+
+
+def coerce_params(task: str, space: dict[str, tuple[tuple[Any, ...], Any]], params: Any) -> dict[str, Any]:
+    """A question's parameters checked against a task's ``param_space`` and normalised: defaults
+    filled in, strings stripped and lower-cased, a decimal-digit string or a whole float read as
+    the allowed integer (``"2"``, ``2.0`` → 2), booleans refused. Each value is the allowed value
+    itself, so equal parameters have equal JSON (``1.0`` is stored as ``1``).
+
+    Raises:
+        ValueError: an unknown parameter or a value outside the allowed ones (the message says which).
+    """
+    unknown = sorted(set(params) - set(space))
+    if unknown:
+        raise ValueError(f"{task} has no parameter {unknown[0]!r} (parameters: {sorted(space) or 'none'})")
+    out: dict[str, Any] = {}
+    for key, (allowed, default) in space.items():
+        value = params.get(key, default)
+        if isinstance(value, str):
+            text = value.strip()
+            value = int(text) if text.isascii() and text.isdecimal() and any(isinstance(a, int) for a in allowed) else text.lower()
+        if isinstance(value, bool) or value not in allowed:
+            raise ValueError(f"parameter {key!r} must be one of {list(allowed)}, got {value!r}")
+        out[key] = allowed[allowed.index(value)]
+    return out
 
 
 def _shared_instance(objects: list[list[int]]) -> tuple[int, int, int] | None:
