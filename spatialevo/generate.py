@@ -42,7 +42,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from math import ceil
@@ -66,7 +65,6 @@ from spatialevo.runfolder import (
     read_manifest,
     remove_leftovers,
     renamed,
-    restart_if_empty,
     tmp_path,
     unlink,
 )
@@ -325,10 +323,14 @@ class _Units:
             f" ({len(bad)} more could not be loaded, e.g. {bad[0][0]})" if bad else "")
 
 
-def _prepare_out(out: Path) -> Path:
+def _check_out(out: Path) -> Path:
     if out.exists() and not out.is_dir():
         raise SpatialEvoError(f"--out '{out}' is a file, not a folder")
-    (out / "parts").mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _prepare_out(out: Path) -> Path:
+    (_check_out(out) / "parts").mkdir(parents=True, exist_ok=True)
     return out
 
 
@@ -346,10 +348,7 @@ def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
     out = _prepare_out(Path(cfg.out))
     units = _Units(cfg, source, out)
     meta = run_manifest(cfg, source.names, source.fingerprint(), units.n_chunks, units.n_units)
-    with lock(out, shared=False) as alone:
-        if alone:
-            shutil.rmtree(out / ".tmp", ignore_errors=True)  # leftovers of killed runs
-            restart_if_empty(out, meta)
+    alone = remove_leftovers(out, meta)
     with lock(out, shared=True):
         res = _run_chunks(units, ensure_manifest(out, meta), progress, rotate=not alone)
     remove_leftovers(out)
@@ -404,9 +403,7 @@ def merge(out: Path) -> Path:
         SpatialEvoError: no run in ``out``, a chunk not generated yet, or a part that fails
             verification (named; rerunning the same generate command regenerates it).
     """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise SpatialEvoError(f"--out '{out}' is a file, not a folder")
+    out = _check_out(Path(out))
     meta = read_manifest(out)
     if meta.get("format", 1) != FORMAT:
         raise SpatialEvoError(f"'{out}' was written by another spatialevo version (format {meta.get('format', 1)}, "

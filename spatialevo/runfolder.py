@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,9 +51,11 @@ def tmp_path(path: Path, out: Path) -> Path:
     return folder / f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}"
 
 
-def write_file(path: Path, data: bytes) -> None:
+def write_file(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write ``data`` (bytes, or chunks of bytes streamed in order) to ``path`` and sync it."""
     with open(path, "wb") as f:
-        f.write(data)
+        for chunk in (data,) if isinstance(data, bytes) else data:
+            f.write(chunk)
         f.flush()
         os.fsync(f.fileno())
 
@@ -70,8 +72,10 @@ def renamed(exc: OSError, path: Path) -> OSError:
     return OSError(exc.errno, exc.strerror, str(path)) if exc.strerror else exc
 
 
-def atomic_write(path: Path, data: bytes, out: Path) -> None:
-    """Write ``path`` all or nothing (temporary file in ``<out>/.tmp``, removed on any failure)."""
+def atomic_write(path: Path, data: bytes | Iterable[bytes], out: Path) -> None:
+    """Write ``path`` all or nothing: ``data`` (bytes, or chunks streamed in order) goes to a
+    temporary file in ``<out>/.tmp``, synced and renamed into place; the temporary file is removed
+    on any failure (an error while producing the chunks, Ctrl-C included)."""
     tmp = tmp_path(path, out)
     try:
         write_file(tmp, data)
@@ -79,7 +83,7 @@ def atomic_write(path: Path, data: bytes, out: Path) -> None:
     except OSError as exc:
         unlink(tmp)
         raise renamed(exc, path) from exc
-    except BaseException:  # e.g. Ctrl-C: leave no temporary file behind
+    except BaseException:
         unlink(tmp)
         raise
 
@@ -128,11 +132,16 @@ def lock(out: Path, *, shared: bool) -> Iterator[bool]:
         os.close(fd)
 
 
-def remove_leftovers(out: Path) -> None:
-    """Remove ``<out>/.tmp`` (temporary files of killed runs) unless another run holds the folder."""
+def remove_leftovers(out: Path, meta: dict[str, Any] | None = None) -> bool:
+    """Unless another run holds the folder: remove ``<out>/.tmp`` (temporary files of killed runs)
+    and, given this run's manifest ``meta``, restart a folder whose earlier run wrote no record
+    (:func:`restart_if_empty`). Returns whether the folder was free."""
     with lock(out, shared=False) as alone:
         if alone:
             shutil.rmtree(out / ".tmp", ignore_errors=True)
+            if meta is not None:
+                restart_if_empty(out, meta)
+    return alone
 
 
 def manifest_bytes(meta: dict[str, Any]) -> bytes:
@@ -292,18 +301,8 @@ def merge_parts(out: Path, meta: dict[str, Any]) -> None:
     missing = [p.name for p in parts if not p.exists()]
     if missing:
         raise SpatialEvoError(f"{len(missing)} chunk(s) not generated yet (e.g. {missing[0]}); run the remaining shards first")
-    run, path = manifest_id(meta), out / "data.jsonl"
-    tmp = tmp_path(path, out)
+    run = manifest_id(meta)
     try:
-        with open(tmp, "wb") as f:
-            for c, p in enumerate(parts):
-                f.write(read_part(p, c, run))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomic_write(out / "data.jsonl", (read_part(p, c, run) for c, p in enumerate(parts)), out)
     except PartError as exc:
-        unlink(tmp)
         raise PartError(f"cannot merge '{out}': {exc}; rerun the same generate command to regenerate it") from None
-    except OSError as exc:
-        unlink(tmp)
-        raise renamed(exc, path) from exc

@@ -95,17 +95,19 @@ class SceneSource:
         return out
 
     def fingerprint(self) -> list[str]:
-        """A cheap content identity per scene, in order: the byte size and file count of a scene
-        file or folder (its files, recursively); ``""`` for scenes held in memory. Two runs with
-        equal names but other files differ here (a run's manifest keeps it)."""
+        """A cheap content identity per scene, in order: the byte size of a scene file, or of the
+        files directly in a scene folder and its number of entries (its sub-folders of frames are
+        not walked: a run over thousands of scans would stat millions of images); ``""`` for
+        scenes held in memory. Two runs with equal names but other files differ here (a run's
+        manifest keeps it)."""
         out = []
         for i in range(len(self.names)):
             path = self._paths[i] if i < len(self._paths) else None
             if path is None or not path.exists():
                 out.append("")
                 continue
-            files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
-            out.append(f"{sum(p.stat().st_size for p in files)}:{len(files)}")
+            entries = list(path.iterdir()) if path.is_dir() else [path]
+            out.append(f"{sum(p.stat().st_size for p in entries if p.is_file())}:{len(entries)}")
         return out
 
     def _load(self, i: int) -> Scene:

@@ -148,7 +148,7 @@ class Frame:
         self.K = check_intrinsics(self.K, f"frame {self.id} K")
         self.T_wc = check_pose(self.T_wc, f"frame {self.id} T_wc")
         try:
-            self.width, self.height = check_image_size(self.width, self.height, f"frame {self.id} width/height")
+            self.width, self.height = check_image_size(self.width, self.height)
         except SceneFormatError as exc:
             raise SceneFormatError(exc.problem, field=f"frame {self.id} width/height") from None
         for name in ("rgb_path", "depth_path", "instance_path"):

@@ -169,24 +169,34 @@ def as_int(value: Any, field: str, *, lo: int, hi: int, path: str | Path | None 
 def bounded_number(value: Any, field: str, *, lo: float, hi: float, path: str | Path | None = None, lo_open: bool = False) -> float:
     """``value`` as a finite float in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``); bools, strings, ``None`` raise."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise SceneFormatError(f"expected a number, got {value!r}", path=path, field=field)
+        raise SceneFormatError(f"expected a finite number, got {value!r}", path=path, field=field)
     try:
         v = float(value)
     except OverflowError:
         v = float("inf")
     if not np.isfinite(v) or v > hi or v < lo or (lo_open and v == lo):
-        interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
-        raise SceneFormatError(f"expected a finite number in {interval}, got {value!r}", path=path, field=field)
+        interval = f" in {'(' if lo_open else '['}{lo:g}, {hi:g}]" if np.isfinite(lo) or np.isfinite(hi) else ""
+        raise SceneFormatError(f"expected a finite number{interval}, got {value!r}", path=path, field=field)
     return v
 
 
-def check_image_size(width: Any, height: Any, field: str, *, path: str | Path | None = None) -> tuple[int, int]:
-    """``(width, height)`` as whole pixel counts in [1, :data:`MAX_IMAGE_SIDE_PX`], at most :data:`MAX_IMAGE_PIXELS` in all."""
-    w = as_int(width, f"{field} width", lo=1, hi=MAX_IMAGE_SIDE_PX, path=path)
-    h = as_int(height, f"{field} height", lo=1, hi=MAX_IMAGE_SIDE_PX, path=path)
-    if w * h > MAX_IMAGE_PIXELS:
-        raise SceneFormatError(f"image of {w}x{h} pixels exceeds {MAX_IMAGE_PIXELS} pixels", path=path, field=field)
-    return w, h
+def check_image_size(width: Any, height: Any, *, path: str | Path | None = None,
+                     fields: tuple[str, str] = ("width", "height")) -> tuple[int, int]:
+    """``(width, height)`` as whole pixel counts in [1, :data:`MAX_IMAGE_SIDE_PX`], at most
+    :data:`MAX_IMAGE_PIXELS` in all (whole floats such as ``640.0`` are read as ints; bools,
+    fractions and non-numbers raise, naming ``path`` and the field of ``fields``)."""
+    out = []
+    for value, field in zip((width, height), fields, strict=True):
+        v = bounded_number(value, field, lo=-np.inf, hi=np.inf, path=path)
+        value = value.item() if isinstance(value, np.generic) else value
+        if v != round(v) or v <= 0:
+            raise SceneFormatError(f"image size must be a positive whole number of pixels, got {value!r}", path=path, field=field)
+        if v > MAX_IMAGE_SIDE_PX:
+            raise SceneFormatError(f"image side {value!r} exceeds {MAX_IMAGE_SIDE_PX} pixels", path=path, field=field)
+        out.append(int(v))
+    if out[0] * out[1] > MAX_IMAGE_PIXELS:
+        raise SceneFormatError(f"image of {out[0]}x{out[1]} pixels exceeds {MAX_IMAGE_PIXELS} pixels", path=path, field="/".join(fields))
+    return out[0], out[1]
 
 
 def check_rotation(R: np.ndarray, field: str, *, path: str | Path | None = None, tol: float = 1e-4) -> np.ndarray:

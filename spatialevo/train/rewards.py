@@ -71,7 +71,7 @@ class SelfPlayRewards:
         self.solve: Callable[[list[tuple[int, Question] | None]], list[list[str]]] | None = None
         self.history: list[dict[str, Any]] = []  # per call: role, task, reward, parts (for tests / logs)
         self.seconds = 0.0  #: time spent in the reward functions (parsing, DGE, scoring), for benchmarks
-        self.pending_questions: list[tuple[int, str]] = []  # this rank's, until flush()
+        self.pending_questions: list[tuple[int, str, str]] = []  # this rank's (scene, question, canonical JSON), until flush()
         self.pending_scores: list[tuple[str, float]] = []
         self.pending_asked: list[tuple[int, str]] = []  # every parsed question, for the novelty memory
 
@@ -86,8 +86,8 @@ class SelfPlayRewards:
             self.questioner.remember(str(scene), qjson)
         seen: set[tuple[int, str]] = set()  # canonical forms: re-wordings of one question are queued once
         fresh = []
-        for scene, qjson in questions:
-            key = (int(scene), self.stream.dge(int(scene)).canonical(Question.from_json(qjson)).to_json())
+        for scene, qjson, canon in questions:
+            key = (int(scene), canon)
             if key not in seen:
                 seen.add(key)
                 fresh.append((int(scene), qjson))
@@ -99,7 +99,7 @@ class SelfPlayRewards:
                           task: Sequence[str], frames: Sequence[str], log_metric: Callable | None = None, **_: Any) -> list[float | None]:
         t0 = time.perf_counter()
         out: list[float | None] = []
-        valid: list[tuple[int, str]] = []
+        valid: list[tuple[int, str, str]] = []
         parts_all: list[dict[str, float]] = []
         asked: list[tuple[int, int, Question]] = []  # (position in out, scene, question): valid and on task
         for comp, r, s, t, f in zip(completions, role, scene, task, frames):
@@ -117,7 +117,7 @@ class SelfPlayRewards:
             out.append(reward)
             parts_all.append(parts)
             if q is not None and v is not None and v.valid and q.task == t:
-                valid.append((int(s), q.to_json()))
+                valid.append((int(s), q.to_json(), canon.to_json()))
                 asked.append((len(out) - 1, int(s), q))
         if self.informativeness_weight > 0:
             self._add_informativeness(out, parts_all, asked)

@@ -30,14 +30,13 @@ from spatialevo.scene.loaders.common import (
     box_from_obb,
     check_principal_point,
     get_field,
-    image_dims,
     read_json,
     read_numbers,
     read_ply_mesh,
     require_file,
 )
 from spatialevo.scene.model import NO_HIT, Frame, ObjectInstance, Scene, SceneMesh
-from spatialevo.scene.validate import MAX_OBJECT_ID, as_array, check_intrinsics, check_pose
+from spatialevo.scene.validate import MAX_OBJECT_ID, as_array, check_image_size, check_intrinsics, check_pose
 
 LAYOUT = "ARKitScenes"
 #: Largest |image timestamp - trajectory timestamp| (seconds) for a pose to belong to an image.
@@ -147,7 +146,7 @@ def _load_frames(path: Path, vid: str, meta: dict[str, Any]) -> list[Frame]:
         if nums.size != 6:
             raise SceneFormatError(f"expected 6 numbers (width height fx fy cx cy), got {nums.size}", path=kp, field="pincam")
         w, h, fx, fy, cx, cy = as_array(nums, (6,), "pincam", path=kp)
-        width, height = image_dims(w, h, path=kp, fields=("pincam.width", "pincam.height"))
+        width, height = check_image_size(w, h, path=kp, fields=("pincam.width", "pincam.height"))
         K = check_intrinsics([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]], "pincam fx/fy", path=kp)
         check_principal_point(K, width, height, path=kp, field="pincam cx/cy")
         T = check_pose(traj_T[pose_i[j]], f"traj pose at t={traj_ts[pose_i[j]]:.3f}", path=traj_path)

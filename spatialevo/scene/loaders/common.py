@@ -20,10 +20,10 @@ from spatialevo.scene.model import NO_HIT, STRUCTURE_LABELS, ObjectInstance, Sce
 from spatialevo.scene.validate import (
     MAX_COORD_M,
     MAX_EXTENT_M,
-    MAX_IMAGE_PIXELS,
-    MAX_IMAGE_SIDE_PX,
     MAX_OBJECT_ID,
     as_array,
+    bounded_number,
+    check_image_size,
     check_points,
 )
 
@@ -70,32 +70,7 @@ def get_field(obj: Any, key: str | tuple[str, ...], *, path: Path, field: str, k
 
 def finite_number(value: Any, *, path: Path, field: str) -> float:
     """``value`` as a finite float; bools, strings, ``None``, NaN and inf raise naming ``path`` and ``field``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise SceneFormatError(f"expected a finite number, got {value!r}", path=path, field=field)
-    try:
-        out = float(value)
-    except OverflowError:  # a Python int beyond the float range
-        out = float("inf")
-    if not np.isfinite(out):
-        raise SceneFormatError(f"expected a finite number, got {value!r}", path=path, field=field)
-    return out
-
-
-def image_dims(width: Any, height: Any, *, path: Path, fields: tuple[str, str] = ("width", "height")) -> tuple[int, int]:
-    """``(width, height)`` as whole pixel counts in [1, ``MAX_IMAGE_SIDE_PX``] (at most ``MAX_IMAGE_PIXELS``
-    in all), else :class:`SceneFormatError` naming the file and the field."""
-    out = []
-    for value, field in zip((width, height), fields, strict=True):
-        v = finite_number(value, path=path, field=field)
-        value = value.item() if isinstance(value, np.generic) else value
-        if v != round(v) or v <= 0:
-            raise SceneFormatError(f"image size must be a positive whole number of pixels, got {value!r}", path=path, field=field)
-        if v > MAX_IMAGE_SIDE_PX:
-            raise SceneFormatError(f"image side {value!r} exceeds {MAX_IMAGE_SIDE_PX} pixels", path=path, field=field)
-        out.append(int(v))
-    if out[0] * out[1] > MAX_IMAGE_PIXELS:
-        raise SceneFormatError(f"image of {out[0]}x{out[1]} pixels exceeds {MAX_IMAGE_PIXELS} pixels", path=path, field="/".join(fields))
-    return out[0], out[1]
+    return bounded_number(value, field, lo=-np.inf, hi=np.inf, path=path)
 
 
 def check_principal_point(K: np.ndarray, width: int, height: int, *, path: Path, field: str) -> None:
@@ -163,7 +138,7 @@ def image_size(path: Path, *, field: str = "image") -> tuple[int, int] | None:
 
     Raises:
         SceneFormatError: the file exists but is not a readable image (naming it and ``field``),
-            or its size is beyond the bounds of :func:`image_dims`.
+            or its size is beyond the bounds of :func:`~spatialevo.scene.validate.check_image_size`.
     """
     from PIL import Image
 
@@ -174,7 +149,7 @@ def image_size(path: Path, *, field: str = "image") -> tuple[int, int] | None:
             w, h = im.size
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise SceneFormatError(f"cannot read the image header ({type(exc).__name__}: {exc})", path=path, field=field) from None
-    return image_dims(w, h, path=path, fields=(f"{field}.width", f"{field}.height"))
+    return check_image_size(w, h, path=path, fields=(f"{field}.width", f"{field}.height"))
 
 
 def find_image(folder: Path, stem: str, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> Path | None:

@@ -34,7 +34,6 @@ from spatialevo.scene.loaders.common import (
     find_image,
     finite_number,
     get_field,
-    image_dims,
     image_size,
     objects_from_segments,
     parse_seg_groups,
@@ -43,7 +42,7 @@ from spatialevo.scene.loaders.common import (
     require_file,
 )
 from spatialevo.scene.model import Frame, Scene
-from spatialevo.scene.validate import as_array, check_intrinsics, check_pose
+from spatialevo.scene.validate import as_array, check_image_size, check_intrinsics, check_pose
 
 LAYOUT = "ScanNet++"
 MESH = Path("scans") / "mesh_aligned_0.05.ply"
@@ -140,7 +139,7 @@ def _dslr_frames(path: Path, tpath: Path) -> list[Frame]:
     data = read_json(tpath, field="frames", layout=LAYOUT)
     _check_pinhole(data, tpath, distorted=tpath.name != DSLR_UNDISTORTED.name)
     num = {k: finite_number(get_field(data, k, path=tpath, field=k), path=tpath, field=k) for k in ("fl_x", "fl_y", "cx", "cy")}
-    width, height = image_dims(get_field(data, "w", path=tpath, field="w"), get_field(data, "h", path=tpath, field="h"),
+    width, height = check_image_size(get_field(data, "w", path=tpath, field="w"), get_field(data, "h", path=tpath, field="h"),
                                path=tpath, fields=("w", "h"))
     K = check_intrinsics([[num["fl_x"], 0.0, num["cx"]], [0.0, num["fl_y"], num["cy"]], [0.0, 0.0, 1.0]], "fl_x/fl_y/cx/cy", path=tpath)
     check_principal_point(K, width, height, path=tpath, field="cx/cy")
