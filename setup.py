@@ -2,7 +2,7 @@
 
 ``tasks/`` (task specs), ``scenes/`` (bundled sample scenes) and ``configs/`` (training run
 configs) live at the top of the repository, where users edit them. An editable install reads them
-there; a built wheel gets a copy under ``spatialevo/_data/`` (``spatialevo.resources`` finds either).
+there; a built wheel gets a copy under ``spatialevo/_data/`` (``spatialevo.data_dirs`` finds either).
 Everything else is in ``pyproject.toml``.
 """
 

@@ -2,7 +2,7 @@
 adaptive scheduler vs uniform sampling.
 
 Run: ``.venv/bin/python benchmarks/curriculum_bench.py`` (``--seeds``, ``--target``, ``--json``).
-The learner (:class:`~spatialevo.agents.NoisyOracleSolver`) starts with uneven per-task skill
+The learner (:class:`~spatialevo.selfplay.agents.NoisyOracleSolver`) starts with uneven per-task skill
 (drawn per seed in [0.05, 0.9]: a pretrained model already good at some tasks) and improves on a task only by practising it. Each episode the
 scheduler picks a task, the learner answers a DGE-sampled question of that task on a bundled scene,
 the answer is scored against the ground truth (exact canonical match) and the scheduler is updated.
@@ -20,10 +20,10 @@ import statistics
 import numpy as np
 
 from spatialevo import DGE, load_scene
-from spatialevo.agents import NoisyOracleSolver
 from spatialevo.bundled import bundled_scene_paths
-from spatialevo.curriculum import make_scheduler
 from spatialevo.dge import TASK_NAMES, make_rng
+from spatialevo.selfplay.agents import NoisyOracleSolver
+from spatialevo.selfplay.curriculum import make_scheduler
 
 _ANSWER = re.compile(r"<answer>(.*)</answer>", re.S)
 

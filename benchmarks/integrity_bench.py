@@ -29,10 +29,10 @@ from spatialevo import DGE, load_scene
 from spatialevo.bundled import bundled_scene_paths
 from spatialevo.dge import NoValidQuestionError, Reason, Verdict
 from spatialevo.dge.floor import estimate_floor_area, scan_points
-from spatialevo.prompts import read_question
-from spatialevo.rewards import solver_reward
 from spatialevo.scene.boxes import OrientedBox
 from spatialevo.scene.model import ObjectInstance, Scene
+from spatialevo.selfplay.prompts import read_question
+from spatialevo.selfplay.rewards import solver_reward
 
 NESTED = '{"a":' * 1300 + "1" + "}" * 1300
 HOSTILE_8KB = ["{" * 8192, '{"' * 4096, "[" * 8192, "<" + " " * 8191, "<answer>" * 1024, "1." * 4096, "not " * 2048, "a\\" * 4096]

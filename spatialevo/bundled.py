@@ -36,7 +36,7 @@ CHECK_QUESTIONS = 6
 def scenes_dir() -> Path:
     """The bundled scenes folder (``$SPATIALEVO_SCENES``, the repository's ``scenes/``, or the copy
     in an installed wheel)."""
-    from spatialevo.resources import data_dir
+    from spatialevo.data_dirs import data_dir
 
     return data_dir("scenes")
 

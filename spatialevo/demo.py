@@ -22,7 +22,7 @@ from spatialevo.scene.topdown import save_topdown
 
 
 def run_demo(out: str | Path, every: int = 1, episodes: int = 400) -> int:
-    from spatialevo.cli.scene_cmd import render_scene_frames
+    from spatialevo.scene.export import render_scene_frames
 
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
@@ -67,9 +67,9 @@ def run_demo(out: str | Path, every: int = 1, episodes: int = 400) -> int:
 
 def selfplay(out: Path, episodes: int = 400, seed: int = 0) -> dict:
     """Self-play with scripted agents; writes and prints per-task solver accuracy (first / second half)."""
-    from spatialevo.agents import NoisyOracleSolver, OracleQuestioner
     from spatialevo.dge import TASK_NAMES
     from spatialevo.env import SpatialEvoEnv
+    from spatialevo.selfplay.agents import NoisyOracleSolver, OracleQuestioner
 
     env = SpatialEvoEnv(mode="selfplay", images=False)
     questioner = OracleQuestioner(seed)

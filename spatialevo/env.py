@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import logging
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,28 +15,22 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector.utils import read_from_shared_memory
 
-from spatialevo.curriculum import make_scheduler
-from spatialevo.dge import DGE, SCENE_TASKS, TASK_NAMES, TASKS, NoValidQuestionError, Question, TemplateError, Verdict, render
-from spatialevo.prompts import (
-    MAX_OUTPUT_CHARS,
-    PRINTABLE_CHARS,
-    ROLE_QUESTIONER,
-    ROLE_SOLVER,
-    questioner_prompt,
-    read_question,
-    sanitize,
-    solver_prompt,
-)
-from spatialevo.rewards import QuestionerReward, solver_reward
+from spatialevo.dge import DGE, TASK_NAMES, TASKS, NoValidQuestionError, Question, Verdict
+from spatialevo.errors import SpatialEvoError
 from spatialevo.scene.model import Scene
-from spatialevo.sources import SceneSource, make_source
+from spatialevo.selfplay import Round, RoundConfig, Turn
+from spatialevo.selfplay.curriculum import make_scheduler
+from spatialevo.selfplay.evidence import CLIP_FRAMES
+from spatialevo.selfplay.prompts import MAX_OUTPUT_CHARS, PRINTABLE_CHARS, ROLE_QUESTIONER, ROLE_SOLVER, sanitize
+from spatialevo.selfplay.rewards import QuestionerReward, solver_reward
+from spatialevo.selfplay.sources import SceneSource
 
 log = logging.getLogger(__name__)
 MODES = ("selfplay", "solver", "questioner")
 
 
 class PromptText(spaces.Text):
-    """``Text`` over :data:`~spatialevo.prompts.PRINTABLE` (printable Unicode of the Basic
+    """``Text`` over :data:`~spatialevo.selfplay.prompts.PRINTABLE` (printable Unicode of the Basic
     Multilingual Plane) whose observations read back correctly from an ``AsyncVectorEnv``'s shared
     memory (gymnasium decodes a plain ``Text`` buffer once, when the vector env is built, so every
     later observation would read as that first, all-padding snapshot)."""
@@ -89,26 +83,35 @@ def _read_prompt_text(space: PromptText, shared_memory: Any, n: int = 1) -> _Sha
 
 
 class SpatialEvoEnv(gym.Env):
-    """Self-play spatial question answering on 3D scenes, judged by the DGE.
+    """Self-play spatial question answering on 3D scenes, judged by the DGE: a thin adapter over
+    :class:`spatialevo.selfplay.Round` (the same frames, prompts and verdicts as dataset generation,
+    training and evaluation).
 
     One episode is one round on one scene. ``mode="selfplay"``: reset → questioner observation →
     ``step(question_text)`` → questioner reward → solver observation (same images, the question in
-    words) → ``step(answer_text)`` → solver reward → terminated. ``mode="solver"``: the DGE samples
-    a valid question; one solver step. ``mode="questioner"``: one questioner step.
+    words) → ``step(answer_text)`` → solver reward → terminated. ``mode="solver"``: a DGE-sampled
+    question (invalid, answered by its reason code, at the round's ``invalid_rate``, default 10 %);
+    one solver step. ``mode="questioner"``: one questioner step.
+
+    **Evidence** (SPEC §7): a scene task shows a clip of ``min(clip_frames, max_images)`` frames
+    uniformly spaced over the trajectory (default 16); an image task its frame(s). A question is
+    valid only when every object it names is visible in a shown frame (else ``not_in_evidence``).
+    The questioner's prompt lists the labels it can ask about in its images.
 
     **Observation** (``Dict``): ``role`` ``Discrete(2)`` (0 questioner, 1 solver); ``task``
     ``Discrete(16)`` (index into :data:`spatialevo.dge.TASK_NAMES` of the scheduled task);
     ``prompt`` ``Text(max_prompt_length)`` over printable Unicode (:class:`PromptText`: the Basic
     Multilingual Plane, so non-ASCII labels stay readable); ``images`` ``Box(0, 255,
-    (max_images, H, W, 3), uint8)`` (frames of the scene, unused slots zero; left out when
-    ``images=False``); ``image_count`` ``Discrete(max_images + 1)``.
+    (max_images, H, W, 3), uint8)`` (the shown frames, each at the largest size of its aspect ratio
+    that fits H × W, top-left; unused pixels and slots zero; left out when ``images=False``);
+    ``image_count`` ``Discrete(max_images + 1)``.
 
     **Action**: ``Text(max_action_length)`` over the same characters: the questioner's JSON question
     (plus an optional sentence), or the solver's ``<answer>…</answer>``. Any other input (wrong
     type, empty, too long, not UTF-8, unparsable) earns a zero format reward, ``info["error"]``
     says why, and the episode moves on.
 
-    **Rewards** (:mod:`spatialevo.rewards`): questioner = novelty × (0.2 format + 0.5 valid +
+    **Rewards** (:mod:`spatialevo.selfplay.rewards`): questioner = novelty × (0.2 format + 0.5 valid +
     0.3 task match), novelty 0.5 for a question already asked on this scene in the last 1,000
     episodes; solver = 0.1 format + 0.9 score (the task's scorer: MRA or exact match; for an
     invalid question, naming its reason code scores 1).
@@ -121,9 +124,12 @@ class SpatialEvoEnv(gym.Env):
     JSON), ``question_text``, ``verdict`` (:class:`~spatialevo.dge.Verdict` or ``None``),
     ``ground_truth`` (answer text, or the reason code of an invalid question), ``reward_parts``,
     ``error`` (``""`` when none), ``scene`` (the scene's unique name in the source: the key of
-    :meth:`dge_of`), ``scene_id``, ``frames``, ``task``; after a self-play solver step
+    :meth:`dge_of`), ``scene_id``, ``frames``, ``task``, ``prompt``; after a self-play solver step
     also ``questioner_informativeness`` (1 − |2·score − 1|). Values keep one type per key, so
     ``make_vec`` can batch them.
+
+    **Reset options**: ``mode``, ``task``; ``scene`` (a name of the source) and, in solver mode,
+    ``question`` (a :class:`~spatialevo.dge.Question` or its dict) to pose a given question.
 
     Args:
         mode: ``"selfplay"``, ``"solver"`` or ``"questioner"`` (``reset(options={"mode": ...})`` too).
@@ -131,11 +137,12 @@ class SpatialEvoEnv(gym.Env):
             default 100), a folder of scenes in
             any loader layout (unreadable ones skipped and logged), or a list of :class:`Scene`.
         task: force one task (name); default: the scheduler picks.
-        scheduler: ``"adaptive"`` or ``"uniform"`` (see :mod:`spatialevo.curriculum`).
+        scheduler: ``"adaptive"`` or ``"uniform"`` (see :mod:`spatialevo.selfplay.curriculum`).
         images: include rendered frames in observations.
-        image_size: ``(height, width)`` of observation images.
-        max_images: image slots per observation.
+        image_size: ``(height, width)`` of the image slots.
+        max_images: image slots per observation (at least 2; a scene task's clip has at most this many frames).
         max_prompt_length, max_action_length: Text space limits (characters).
+        round_config: :class:`~spatialevo.selfplay.RoundConfig` (or its fields as a dict).
     """
 
     metadata = {"render_modes": []}
@@ -148,9 +155,10 @@ class SpatialEvoEnv(gym.Env):
         scheduler: str = "adaptive",
         images: bool = True,
         image_size: tuple[int, int] = (120, 160),
-        max_images: int = 2,
-        max_prompt_length: int = 2048,
+        max_images: int = CLIP_FRAMES,
+        max_prompt_length: int = 4096,
         max_action_length: int = MAX_OUTPUT_CHARS,
+        round_config: RoundConfig | dict[str, Any] | None = None,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -158,8 +166,12 @@ class SpatialEvoEnv(gym.Env):
             raise ValueError(f"unknown task {task!r}; tasks: {list(TASK_NAMES)}")
         if max_images < 2:
             raise ValueError("max_images must be at least 2 (image-pair tasks)")
+        cfg = round_config if isinstance(round_config, RoundConfig) else RoundConfig.from_dict(round_config)
+        if cfg.clip_frames > max_images:
+            cfg = dataclasses.replace(cfg, clip_frames=int(max_images))
         self.mode, self.task = mode, task
-        self.source: SceneSource = make_source(scenes)
+        self.round = Round(scenes, cfg)
+        self.source: SceneSource = self.round.source
         self.scheduler = make_scheduler(scheduler, TASK_NAMES)
         self.images, self.image_size, self.max_images = bool(images), tuple(int(x) for x in image_size), int(max_images)
         self.max_prompt_length, self.max_action_length = int(max_prompt_length), int(max_action_length)
@@ -173,84 +185,52 @@ class SpatialEvoEnv(gym.Env):
             obs["images"] = spaces.Box(0, 255, (self.max_images, *self.image_size, 3), np.uint8)
         self.observation_space = spaces.Dict(obs)
         self.action_space = text_space(self.max_action_length)
-        self._dges: OrderedDict[str, DGE] = OrderedDict()
-        self._image_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._qreward = QuestionerReward()
+        self._qreward = QuestionerReward(trivial_weight=cfg.trivial_weight)
         self._state: dict[str, Any] = {}
 
     # -- helpers --------------------------------------------------------------------------------
     def dge_of(self, scene: str) -> DGE:
-        """The DGE of a scene this env has used, by ``info["scene"]`` (its unique name in the source),
-        e.g. for scripted agents."""
-        return self._dges[scene]
+        """The DGE of a scene by ``info["scene"]`` (its unique name in the source), e.g. for scripted agents."""
+        return self.round.dge(scene)
 
-    def _dge(self, name: str, scene: Scene) -> DGE:
-        """The DGE of the source's scene ``name`` (caches are keyed by the unique name, never by
-        ``scene_id``, which two scans may share)."""
-        dge = self._dges.get(name)
-        if dge is None or dge.scene is not scene:
-            dge = DGE(scene)
-            self._dges[name] = dge
-            while len(self._dges) > 16:
-                self._dges.popitem(last=False)
-        else:
-            self._dges.move_to_end(name)
-        return dge
-
-    def _frame_images(self, name: str, scene: Scene, frames: Sequence[str]) -> np.ndarray:
-        out = np.zeros((self.max_images, *self.image_size, 3), dtype=np.uint8)
-        if not self.images:
-            return out
-        from PIL import Image
-
-        for k, fid in enumerate(frames[: self.max_images]):
-            key = (name, fid)
-            img = self._image_cache.get(key)
-            if img is None:
-                rgb = scene.frame_images(fid, ("rgb",))["rgb"]
-                h, w = self.image_size
-                img = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BILINEAR), dtype=np.uint8)
-                self._image_cache[key] = img
-                while len(self._image_cache) > 256:
-                    self._image_cache.popitem(last=False)
-            out[k] = img
-        return out
-
-    def _context_frames(self, scene: Scene, rng: np.random.Generator) -> list[str]:
-        ids = [f.id for f in scene.frames]
-        if not ids:
-            return []
-        n = min(self.max_images, len(ids))
-        start = int(rng.integers(len(ids)))
-        step = len(ids) / n
-        return [ids[(start + int(k * step)) % len(ids)] for k in range(n)]
-
-    def _obs(self, role: int, prompt: str) -> dict[str, Any]:
-        st = self._state
+    def _obs(self, turn: Turn, prompt: str | None = None) -> dict[str, Any]:
         obs: dict[str, Any] = {
-            "role": role,
-            "task": TASK_NAMES.index(st["task"]),
-            "prompt": sanitize(prompt, self.max_prompt_length),
-            "image_count": len(st["frames"]) if self.images else 0,
+            "role": ROLE_QUESTIONER if turn.role == "questioner" else ROLE_SOLVER,
+            "task": TASK_NAMES.index(self._state["task"]),
+            "prompt": sanitize(turn.prompt if prompt is None else prompt, self.max_prompt_length),
+            "image_count": len(turn.frames) if self.images else 0,
         }
         if self.images:
-            obs["images"] = self._frame_images(st["name"], st["scene"], st["frames"])
+            out = np.zeros((self.max_images, *self.image_size, 3), dtype=np.uint8)
+            for k, img in enumerate(turn.images[: self.max_images]):
+                out[k, : img.shape[0], : img.shape[1]] = img
+            obs["images"] = out
         return obs
 
-    def _pick(self, rng: np.random.Generator, forced: str | None) -> tuple[str, Scene, str, Question]:
-        """A scene (name, scene), a task and a valid question of it (frames a question can be asked about)."""
+    def _turn(self, rng: np.random.Generator, mode: str, forced: str | None, options: dict[str, Any]) -> Turn:
+        """The first turn of an episode: a scene, a task and the questioner's or the solver's turn."""
+        box = self.image_size if self.images else None
+        name = options.get("scene")
+        if name is not None and name not in self.round.cache._index:
+            raise ValueError(f"unknown scene {name!r}; the source holds {len(self.source)} scenes, e.g. {self.source.names[:3]}")
+        if options.get("question") is not None:
+            if mode != "solver" or name is None:
+                raise ValueError("options['question'] needs mode 'solver' and options['scene']")
+            q = options["question"]
+            q = q if isinstance(q, Question) else Question.from_dict(q)
+            return self.round.solver_turn(name, q, images=self.images, box=box)
         for _ in range(64):
-            i = self.source.draw_index(rng)
-            name, scene = self.source.names[i], self.source.get(i)
-            dge = self._dge(name, scene)
-            task = forced or self.scheduler.sample(rng)
-            if not scene.frames and task not in SCENE_TASKS:
-                if forced:
-                    continue
-                task = SCENE_TASKS[int(rng.integers(len(SCENE_TASKS)))]
+            scene, task = self.round.draw(rng, forced, self.scheduler) if name is None else (name, forced or self.scheduler.sample(rng))
             try:
-                return name, scene, task, dge.sample(task, rng, max_tries=2000)
-            except NoValidQuestionError as exc:
+                if mode == "solver":
+                    invalid = bool(rng.random() < self.round.config.invalid_rate)
+                    turn = self.round.sampled_solver_turn(scene, task, rng, invalid=invalid, images=self.images, box=box)
+                    if turn is not None:
+                        return turn
+                    log.info("skipping: scene %s has no %s %s question", scene, "invalid" if invalid else "valid", task)
+                else:
+                    return self.round.questioner_turn(scene, task, rng, images=self.images, box=box)
+            except SpatialEvoError as exc:
                 log.info("skipping: %s", exc)
         raise NoValidQuestionError(f"no scene of the source has a valid {forced or 'scheduled'} question after 64 tries")
 
@@ -264,27 +244,16 @@ class SpatialEvoEnv(gym.Env):
         forced = options.get("task", self.task)
         if forced is not None and forced not in TASKS:
             raise ValueError(f"unknown task {forced!r}; tasks: {list(TASK_NAMES)}")
-        rng = self.np_random
-        name, scene, task, question = self._pick(rng, forced)
-        frames = list(question.frames) if question.frames else self._context_frames(scene, rng)
-        self._state = {"mode": mode, "name": name, "scene": scene, "task": task, "frames": frames, "question": None, "verdict": None}
-        info = {"scene": name, "scene_id": scene.scene_id, "task": task, "frames": list(frames), "mode": mode}
-        if mode == "solver":
-            return self._solver_turn(question, info)
-        labels = sorted(scene.labels())
-        self._state["role"] = ROLE_QUESTIONER
-        return self._obs(ROLE_QUESTIONER, questioner_prompt(task, labels, len(frames))), info
+        turn = self._turn(self.np_random, mode, forced, options)
+        self._state = {"mode": mode, "turn": turn, "task": turn.task, "done": False}
+        info = self._base(turn)
+        if turn.role == "solver":
+            info.update(question=turn.question, question_text=turn.question_text, verdict=turn.verdict, ground_truth=turn.ground_truth)
+        return self._obs(turn), info
 
-    def _solver_turn(self, question: Question, info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        st = self._state
-        verdict = self._dge(st["name"], st["scene"]).evaluate(question)
-        try:
-            text = render(question, rng=self.np_random)
-        except TemplateError:
-            text = question.to_json()
-        st.update(role=ROLE_SOLVER, question=question, verdict=verdict)
-        info = {**info, "question": question, "question_text": text, "verdict": verdict, "ground_truth": _truth(verdict)}
-        return self._obs(ROLE_SOLVER, solver_prompt(text, len(st["frames"]))), info
+    def _base(self, turn: Turn) -> dict[str, Any]:
+        return {"scene": turn.scene, "scene_id": turn.scene_id, "task": self._state["task"], "frames": list(turn.frames),
+                "mode": self._state["mode"], "prompt": turn.prompt}
 
     def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         st = self._state
@@ -292,26 +261,31 @@ class SpatialEvoEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         if st.get("done"):
             raise RuntimeError("the episode has ended; call reset()")
-        base = {"scene": st["name"], "scene_id": st["scene"].scene_id, "task": st["task"], "frames": list(st["frames"])}
-        if st["role"] == ROLE_QUESTIONER:
-            q, err = read_question(action, st["frames"])
-            dge = self._dge(st["name"], st["scene"])
-            verdict = dge.evaluate(q) if q is not None else None
-            reward, parts = self._qreward(st["name"], st["task"], dge.canonical(q) if q is not None else None, verdict)
+        turn: Turn = st["turn"]
+        base = self._base(turn)
+        if turn.role == "questioner":
+            q, err = self.round.read(turn, action)
+            verdict, canon = self.round.judge_canonical(turn.scene, q, turn.frames) if q is not None else (None, None)
+            reward, parts = self._qreward(turn.scene, st["task"], canon, verdict, trivial=self.round.trivial(verdict))
             info = {**base, "reward_parts": parts, "error": err, "question": q, "verdict": verdict}
             if st["mode"] == "questioner" or q is None:
                 st["done"] = True
-                return self._obs(ROLE_QUESTIONER, "Episode over."), reward, True, False, info
-            obs, sinfo = self._solver_turn(q, base)
-            return obs, reward, False, False, {**info, **sinfo, "reward_parts": parts, "error": err}
-        reward, parts, err = solver_reward(action, st["verdict"])
+                return self._obs(turn, "Episode over."), reward, True, False, info
+            solver = self.round.solver_turn(turn.scene, q, frames=turn.frames, images=self.images,
+                                            box=self.image_size if self.images else None, kind="asked")
+            st["turn"] = solver
+            sinfo = {"question_text": solver.question_text, "ground_truth": solver.ground_truth, "prompt": solver.prompt}
+            return self._obs(solver), reward, False, False, {**info, **sinfo}
+        reward, parts, err = solver_reward(action, turn.verdict)
         st["done"] = True
-        info = {**base, "reward_parts": parts, "error": err, "question": st["question"], "verdict": st["verdict"], "ground_truth": _truth(st["verdict"])}
+        info = {**base, "reward_parts": parts, "error": err, "question": turn.question, "verdict": turn.verdict,
+                "ground_truth": turn.ground_truth}
         if st["mode"] == "selfplay":
             info["questioner_informativeness"] = 1.0 - abs(2.0 * parts["score"] - 1.0)
-        if st["mode"] in ("solver", "selfplay") and st["verdict"].valid:
+        if turn.verdict.valid:
             self.scheduler.update(st["task"], parts["score"])
-        return self._obs(ROLE_SOLVER, "Episode over."), reward, True, False, info
+        self.round.new_step()
+        return self._obs(turn, "Episode over."), reward, True, False, info
 
 
 def _truth(verdict: Verdict) -> str:

@@ -38,19 +38,20 @@ frame as ``<out>/images/<scene>/<frame>.png``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import ceil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from spatialevo.dge import DGE, TASK_NAMES, TASKS, Question, TemplateError, Verdict, render
+from spatialevo.dge import TASK_NAMES, TASKS, Question, Verdict
 from spatialevo.errors import SpatialEvoError
 from spatialevo.runfolder import (
     FORMAT,
@@ -68,15 +69,12 @@ from spatialevo.runfolder import (
     tmp_path,
     unlink,
 )
-from spatialevo.sources import SceneSource, make_source
+from spatialevo.selfplay import Round, RoundConfig
+from spatialevo.selfplay.sources import make_source
 
-__all__ = ["GenerateConfig", "PartError", "add_parser", "answer_options", "build_pool", "check_config", "digest",
+__all__ = ["GenerateConfig", "PartError", "answer_options", "build_pool", "check_config", "digest",
            "dump_record", "generate", "make_record", "merge", "parse_shard", "run_manifest", "to_hf"]
 log = logging.getLogger(__name__)
-FIXED_OPTIONS = {
-    "elevation_cam_cam": ("higher", "lower"),
-    "visibility_compare": ("image1", "image2", "same", "neither"),
-}
 MAX_PER_TASK = 1_000_000
 MAX_CHUNK = 1_000_000
 MAX_SEED = 2**32 - 1
@@ -96,17 +94,29 @@ class GenerateConfig:
     images: bool = True
     #: candidate draws per record allowed when building a pool (rare answers stop being sought after that)
     draws_per_record: int = 60
-    #: stop building a pool after this many draws in a row that brought no new question
+    #: stop building a pool after this many draws that added nothing to it (a repeat, or an answer
+    #: already held often enough) with no addition in between; new invalid draws do not count
     patience: int = 300
+    #: largest share of a scene-task's records that may repeat a question when the scene has fewer
+    #: distinct ones than ``per_task`` (0: never repeat; 1: always fill ``per_task``)
+    max_repeat_share: float = 0.0
+    #: how questions are shown and judged: clip frames, visibility, pixel budget, counting minimum
+    round: RoundConfig = field(default_factory=RoundConfig)
 
 
 def run_manifest(cfg: GenerateConfig, names: Sequence[str], content: Sequence[str], chunks: int, units: int) -> dict[str, Any]:
     """What ``<out>/manifest.json`` holds for ``cfg`` (:data:`ARG_KEYS`, plus chunk and unit counts);
-    ``content`` is the source's :meth:`~spatialevo.sources.SceneSource.fingerprint` (other files under
+    ``content`` is the source's :meth:`~spatialevo.selfplay.sources.SceneSource.fingerprint` (other files under
     the same scene names are another run)."""
     return {"format": FORMAT, "seed": cfg.seed, "tasks": list(cfg.tasks), "per_task": cfg.per_task, "chunk": cfg.chunk,
             "images": cfg.images, "draws_per_record": cfg.draws_per_record, "patience": cfg.patience,
+            "max_repeat_share": cfg.max_repeat_share, "round": _round_manifest(cfg.round),
             "scenes": list(names), "scene_content": list(content), "chunks": chunks, "units": units}
+
+
+def _round_manifest(rc: RoundConfig) -> dict[str, Any]:
+    """The round options that change records (evidence, judgement, images)."""
+    return {k: getattr(rc, k) for k in ("clip_frames", "min_visible", "min_pixels", "max_pixels", "counting_min", "sample_tries")}
 
 
 def check_config(cfg: GenerateConfig) -> None:
@@ -126,6 +136,8 @@ def check_config(cfg: GenerateConfig) -> None:
                              ("draws_per_record", cfg.draws_per_record, MAX_PER_TASK), ("patience", cfg.patience, MAX_PER_TASK)):
         if not 1 <= value <= top:
             raise SpatialEvoError(f"{name} must be between 1 and {top:,}, got {value}")
+    if not 0.0 <= cfg.max_repeat_share <= 1.0:
+        raise SpatialEvoError(f"--max-repeat-share must be between 0 and 1, got {cfg.max_repeat_share}")
     if not 0 <= cfg.seed <= MAX_SEED:
         raise SpatialEvoError(f"--seed must be between 0 and {MAX_SEED}, got {cfg.seed}")
 
@@ -135,9 +147,7 @@ def check_config(cfg: GenerateConfig) -> None:
 
 def answer_options(task: str) -> tuple[str, ...] | None:
     """The fixed answer options a task is balanced over (``None``: open answers)."""
-    from spatialevo.dge.geometry import DIRECTIONS_8
-
-    return FIXED_OPTIONS.get(task) or (DIRECTIONS_8 if task.startswith("position_cam") else None)
+    return TASKS[task].answer_options
 
 
 def _name_key(*parts: str) -> list[int]:
@@ -153,17 +163,22 @@ def _first_time(key: tuple, seen: set[tuple]) -> bool:
     return new
 
 
-def build_pool(dge: DGE, scene_name: str, task: str, cfg: GenerateConfig) -> list[tuple[Question, Verdict]]:
-    """Distinct valid questions of ``task`` in a scene with their verdicts, in record order.
+def build_pool(rnd: Round, scene_name: str, task: str, cfg: GenerateConfig) -> list[tuple[Question, Verdict]]:
+    """Distinct questions of ``task`` in a scene that are valid for their evidence, with their
+    verdicts, in record order.
 
     Candidates are drawn from the task's question space with a generator seeded by ``(cfg.seed,
-    scene_name, task)``; each distinct candidate is evaluated once, and a valid one whose canonical
-    form (:meth:`~spatialevo.dge.DGE.canonical`) is already in the pool is not taken again (the
-    objects of a symmetric task swapped, ``"tv"`` and ``"tv#13"``). Drawing stops when every answer
-    bucket holds ``ceil(per_task / |buckets|)`` questions, after ``draws_per_record * per_task``
-    draws, or after ``patience`` draws in a row without a new question. The result interleaves the
-    buckets round-robin (empty buckets are skipped).
+    scene_name, task)`` and judged once each for the frames a record shows (the round's evidence,
+    :meth:`~spatialevo.selfplay.Round.evidence`: a scene task's clip, so an object visible in none
+    of its frames is ``not_in_evidence``); a valid one whose canonical form is already in the
+    pool is not taken again (the objects of a symmetric task swapped, ``"tv"`` and ``"tv#13"``), nor
+    one with a trivial answer (a count below the round's ``counting_min``). Drawing stops when every
+    answer bucket holds ``ceil(per_task / |buckets|)`` questions, after ``draws_per_record *
+    per_task`` draws, or after ``patience`` draws that brought a repeat or an answer already held
+    often enough, with no addition in between (new invalid draws do not count). The result
+    interleaves the buckets round-robin (empty buckets are skipped).
     """
+    dge = rnd.dge(scene_name)
     t = dge.task(task)
     if t.feasible(dge.index) is False:  # decided from the scene's labels and geometry, no draws wasted
         return []
@@ -172,6 +187,9 @@ def build_pool(dge: DGE, scene_name: str, task: str, cfg: GenerateConfig) -> lis
     buckets: dict[str | None, list[tuple[Question, Verdict]]] = {o: [] for o in opts} if opts else {None: []}
     want = ceil(cfg.per_task / len(buckets))
     open_buckets = len(buckets)
+    scene_task = t.scope == "scene"
+    clip = rnd.evidence(scene_name, task) or None if scene_task else None  # no frames (a box list): the whole scene
+    min_visible = rnd.config.min_visible
     seen: set[tuple] = set()  # draws evaluated
     asked: set[tuple] = set()  # canonical forms of the valid ones: re-wordings of one question are one question
     stale = 0
@@ -181,20 +199,18 @@ def build_pool(dge: DGE, scene_name: str, task: str, cfg: GenerateConfig) -> lis
         v = None
         if key is not None and key not in seen:
             seen.add(key)
-            v, canon = t.judge(dge.index, q)
-            if v.valid and not _first_time(canon.key(), asked):
+            v, canon = t.judge(dge.index, q, clip if scene_task else q.frames, min_visible)  # an image task's evidence: its frames
+            if v.valid and (rnd.trivial(v) or not _first_time(canon.key(), asked)):
                 v = None
-        if v is None:
+        if v is not None and not v.valid:
+            continue  # a new question, invalid: the space is not exhausted yet (neither stale nor progress)
+        bucket = buckets.get(v.answer_text if opts else None) if v is not None else None
+        if bucket is None or len(bucket) >= want:  # a repeat, or an answer whose bucket is full
             stale += 1
             if stale >= cfg.patience:
                 break
             continue
         stale = 0
-        if not v.valid:
-            continue
-        bucket = buckets.get(v.answer_text if opts else None)
-        if bucket is None or len(bucket) >= want:
-            continue
         bucket.append((q, v))
         if len(bucket) == want:
             open_buckets -= 1
@@ -204,29 +220,34 @@ def build_pool(dge: DGE, scene_name: str, task: str, cfg: GenerateConfig) -> lis
     return [b[j] for j in range(want) for b in lists if j < len(b)]
 
 
-def make_record(dge: DGE, scene_name: str, task: str, k: int, pool: list[tuple[Question, Verdict]], cfg: GenerateConfig) -> dict[str, Any] | None:
-    """The record of unit ``k`` of a scene and task (``None`` when the pool is empty)."""
-    if not pool:
+def records_of(pool_size: int, cfg: GenerateConfig) -> int:
+    """Records a scene-task with ``pool_size`` distinct questions gets: ``per_task``, or fewer when
+    the pool is smaller and repeats would exceed ``max_repeat_share`` of the records."""
+    if pool_size >= cfg.per_task or cfg.max_repeat_share >= 1.0:
+        return cfg.per_task if pool_size else 0
+    repeats = int(cfg.max_repeat_share * pool_size / (1.0 - cfg.max_repeat_share) + 1e-9)
+    return min(cfg.per_task, pool_size + repeats)
+
+
+def make_record(rnd: Round, scene_name: str, task: str, k: int, pool: list[tuple[Question, Verdict]], cfg: GenerateConfig) -> dict[str, Any] | None:
+    """The record of unit ``k`` of a scene and task (``None`` when the pool is empty or unit ``k``
+    would repeat a question beyond ``max_repeat_share``): the round's solver turn of the question
+    (its frames, words, prompt and verdict)."""
+    if not pool or k >= records_of(len(pool), cfg):
         return None
     q, v = pool[k % len(pool)]
-    rng = np.random.default_rng([int(cfg.seed) & 0xFFFFFFFF, *_name_key(scene_name, task), k, 1])
-    try:
-        text = render(q, rng=rng)
-    except TemplateError:
-        text = q.to_json()
-    frames = list(q.frames)
-    if not frames and dge.scene.frames:
-        ids = [f.id for f in dge.scene.frames]
-        frames = [ids[int(rng.integers(len(ids)))]]
+    turn = rnd.solver_turn(scene_name, q, images=False, verdict=v)  # the pool's verdict, for the same frames
+    v = turn.verdict
     return {
         "id": f"{scene_name}-{task}-{k:06d}",
         "scene": scene_name,
-        "scene_id": dge.scene.scene_id,
+        "scene_id": turn.scene_id,
         "task": task,
-        "frames": frames,
-        "images": [f"images/{scene_name}/{fid}.png" for fid in frames] if cfg.images else [],
+        "frames": list(turn.frames),
+        "images": [f"images/{scene_name}/{fid}.png" for fid in turn.frames] if cfg.images else [],
         "question": q.to_dict(),
-        "question_text": text,
+        "question_text": turn.question_text,
+        "prompt": turn.prompt,
         "answer": v.answer,
         "answer_text": v.answer_text,
         "answer_kind": v.answer_kind,
@@ -245,19 +266,21 @@ def dump_record(rec: dict[str, Any]) -> str:
                               "nothing of its part was written; please report this bug") from None
 
 
-def _write_images(scene: Any, name: str, frames: Sequence[str], out: Path) -> None:
+def _write_images(rnd: Round, name: str, frames: Sequence[str], out: Path) -> None:
+    """The frames as the policy sees them (the round's images: aspect kept under the pixel budget),
+    as ``<out>/images/<scene>/<frame>.png``, each written once (atomically)."""
     from PIL import Image
 
     folder = out / "images" / name
+    todo = [fid for fid in frames if not (folder / f"{fid}.png").exists()]
+    if not todo:
+        return
     folder.mkdir(parents=True, exist_ok=True)
-    for fid in frames:
+    for fid, img in zip(todo, rnd.images(name, todo)):
         path = folder / f"{fid}.png"
-        if path.exists():
-            continue
-        rgb = scene.frame_images(fid, ("rgb",))["rgb"]
         tmp = tmp_path(path, out)
         try:
-            Image.fromarray(rgb).save(tmp, format="PNG")
+            Image.fromarray(np.asarray(img)).save(tmp, format="PNG")
             os.replace(tmp, path)
         except OSError as exc:
             unlink(tmp)
@@ -267,43 +290,57 @@ def _write_images(scene: Any, name: str, frames: Sequence[str], out: Path) -> No
 class _Units:
     """The records of chunks: unit ``u`` is scene ``u // (T·P)``, task ``(u // P) % T``, ``k = u % P``.
 
-    Keeps one scene's DGE and pools at a time; counts units without a question and reused ones.
+    Keeps one scene's pools at a time (the round's cache holds its DGE and images); counts units
+    without a question, reused questions and the distinct questions per task.
     """
 
-    def __init__(self, cfg: GenerateConfig, source: SceneSource, out: Path):
-        self.cfg, self.source, self.out = cfg, source, out
+    def __init__(self, cfg: GenerateConfig, rnd: Round, out: Path):
+        self.cfg, self.round, self.source, self.out = cfg, rnd, rnd.source, out
         self.per_scene = len(cfg.tasks) * cfg.per_task
-        self.n_units = len(source) * self.per_scene
+        self.n_units = len(self.source) * self.per_scene
         self.n_chunks = (self.n_units + cfg.chunk - 1) // cfg.chunk
-        self.no_question = self.repeated = 0
+        self.no_question = self.repeated = self.capped = 0
+        self.distinct: dict[str, int] = dict.fromkeys(cfg.tasks, 0)  # distinct questions over the scenes pooled here
+        self.short: dict[str, int] = dict.fromkeys(cfg.tasks, 0)  # scenes with fewer distinct questions than per_task
         self.seen: set[int] = set()
         self._scene = -1
-        self._dge: DGE | None = None
+        self._ok = False
         self._pools: dict[str, list[tuple[Question, Verdict]]] = {}
 
-    def _dge_of(self, s: int) -> DGE | None:
+    def _load(self, s: int) -> bool:
         if s != self._scene:
             self.seen.add(s)
-            scene = self.source.get(s)
-            self._scene, self._dge, self._pools = s, None if scene is None else DGE(scene), {}
-        return self._dge
+            self._scene, self._pools = s, {}
+            self._ok = self.round.cache.entry(self.source.names[s]) is not None
+        return self._ok
+
+    def _pool(self, name: str, task: str) -> list[tuple[Question, Verdict]]:
+        pool = self._pools.get(task)
+        if pool is None:
+            pool = self._pools[task] = build_pool(self.round, name, task, self.cfg)
+            self.distinct[task] += len(pool)
+            self.short[task] += 0 < len(pool) < self.cfg.per_task
+        return pool
 
     def record(self, u: int) -> dict[str, Any] | None:
         cfg = self.cfg
         s, r = divmod(u, self.per_scene)
         task, k = cfg.tasks[r // cfg.per_task], r % cfg.per_task
-        dge = self._dge_of(s)
         name = self.source.names[s]
-        if dge is not None and task not in self._pools:
-            self._pools[task] = build_pool(dge, name, task, cfg)
-        pool = self._pools.get(task, [])
-        rec = None if dge is None else make_record(dge, name, task, k, pool, cfg)
-        if rec is None:
+        if not self._load(s):
             self.no_question += 1
+            return None
+        pool = self._pool(name, task)
+        rec = make_record(self.round, name, task, k, pool, cfg)
+        if rec is None:
+            if pool:
+                self.capped += 1
+            else:
+                self.no_question += 1
             return None
         self.repeated += k >= len(pool)
         if cfg.images and rec["frames"]:
-            _write_images(dge.scene, name, rec["frames"], self.out)
+            _write_images(self.round, name, rec["frames"], self.out)
         return rec
 
     def chunk_lines(self, c: int) -> list[str]:
@@ -344,9 +381,10 @@ def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
         OSError: the output folder cannot be written (the parts written so far stay valid).
     """
     check_config(cfg)
-    source = make_source(cfg.scenes)
+    rnd = Round(make_source(cfg.scenes), dataclasses.replace(cfg.round, cache=min(cfg.round.cache, 2)))  # one scene at a time
+    source = rnd.source
     out = _prepare_out(Path(cfg.out))
-    units = _Units(cfg, source, out)
+    units = _Units(cfg, rnd, out)
     meta = run_manifest(cfg, source.names, source.fingerprint(), units.n_chunks, units.n_units)
     alone = remove_leftovers(out, meta)
     with lock(out, shared=True):
@@ -391,9 +429,21 @@ def _run_chunks(units: _Units, run: str, progress: bool, *, rotate: bool) -> dic
             bar.update(cfg.chunk)
     if bar is not None:
         bar.close()
+    _warn_short(units)
     return {"written": written, "records": records, "no_question": units.no_question, "repeated": units.repeated,
+            "capped": units.capped, "distinct": dict(units.distinct), "short_scenes": dict(units.short),
             "scenes_skipped": units.source.skipped, "chunks": len(mine), "chunks_skipped_as_done": len(mine) - len(todo),
             "chunks_by_other_runs": by_others, "parts_regenerated": damaged}
+
+
+def _warn_short(units: _Units) -> None:
+    """Warn, per task, when scenes supplied fewer distinct questions than ``--per-task`` asks for."""
+    cfg = units.cfg
+    for task, n in units.short.items():
+        if n:
+            what = ("repeating questions up to a share of " + f"{cfg.max_repeat_share:.0%}") if cfg.max_repeat_share else "no repeats written"
+            log.warning("%s: %d scene(s) have fewer than --per-task %d distinct valid questions (%d distinct in all; %s; "
+                        "--max-repeat-share allows repeats)", task, n, cfg.per_task, units.distinct[task], what)
 
 
 def merge(out: Path) -> Path:
@@ -441,68 +491,3 @@ def parse_shard(text: str) -> tuple[int, int]:
         return int(a), int(b)
     except ValueError:
         raise SpatialEvoError(f"--shard must look like 0/4, got {text!r}") from None
-
-
-def add_parser(sub: Any) -> None:
-    """The ``spatialevo generate`` subcommand."""
-    import argparse
-
-    g = sub.add_parser(
-        "generate",
-        help="turn scenes into a verified QA dataset",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=__doc__.split("\n\n")[0] + "\n\nDeterministic per seed, sharded, resumable: rerun the same command after a kill "
-        "to finish; a rerun with other arguments into the same --out is refused. Runs sharing an --out are safe.",
-        epilog=(
-            "examples:\n"
-            "  spatialevo generate --out out/qa --per-task 100\n"
-            "  spatialevo generate --scenes path/to/scans --out out/qa --tasks object_size,room_size\n"
-            "  spatialevo generate --out out/qa --shard 0/4   # on machine 0 of 4; then: --merge-only\n"
-            "  spatialevo generate --out out/qa --merge-only --hf"
-        ),
-    )
-    g.add_argument("--out", required=True, help="output folder (records in data.jsonl, images/ beside)")
-    g.add_argument("--scenes", default="bundled", help="'bundled', 'synthetic' / 'synthetic:N', or a folder of scenes in any layout")
-    g.add_argument("--tasks", default=",".join(TASK_NAMES), help="comma-separated task names (default: all sixteen)")
-    g.add_argument("--per-task", type=int, default=50, help="questions per task and scene")
-    g.add_argument("--seed", type=int, default=0, help=f"0 … {MAX_SEED}")
-    g.add_argument("--shard", default="0/1", help="i/n: run chunk c when c %% n == i")
-    g.add_argument("--chunk", type=int, default=64, help="records per atomically written part file")
-    g.add_argument("--no-images", action="store_true", help="do not write frame images")
-    g.add_argument("--merge-only", action="store_true", help="only verify and merge finished parts into data.jsonl")
-    g.add_argument("--hf", action="store_true", help="also save a Hugging Face dataset to <out>/hf")
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
-    g.set_defaults(func=_run)
-
-
-def _run(args: Any) -> int:
-    if not args.out.strip():
-        raise SpatialEvoError("--out is empty")
-    out = Path(args.out)
-    shard = parse_shard(args.shard)
-    if not args.merge_only:
-        cfg = GenerateConfig(
-            out=out, scenes=args.scenes, tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),
-            per_task=args.per_task, seed=args.seed, shard=shard, chunk=args.chunk, images=not args.no_images,
-        )
-        res = generate(cfg, progress=not args.quiet)
-        print(f"wrote {res['written']} records ({res['records']} in this shard's parts; {res['repeated']} reuse a question: "
-              f"the scene had fewer distinct ones); {res['no_question']} units without a valid question; "
-              f"{len(res['scenes_skipped'])} scene(s) skipped; {len(res['parts_regenerated'])} damaged part(s) regenerated")
-        for path, reason in res["scenes_skipped"]:
-            print(f"  skipped {path}: {reason}")
-        if shard[1] > 1:
-            return 0
-    path = merge(out)
-    print(f"merged {path}")
-    if args.hf:
-        print(f"saved {to_hf(out)}")
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    from spatialevo.cli.main import main
-
-    sys.exit(main(["generate", *sys.argv[1:]]))

@@ -31,7 +31,7 @@ except ImportError:  # no flock (Windows): runs into one folder must not overlap
 
 log = logging.getLogger(__name__)
 #: version of the manifest and part format (a folder of another version is refused)
-FORMAT = 2
+FORMAT = 3
 MANIFEST = "manifest.json"
 #: manifest keys that change records (compared on every resume and shard)
 ARG_KEYS = ("format", "seed", "tasks", "per_task", "chunk", "images", "draws_per_record", "patience", "scenes", "scene_content")

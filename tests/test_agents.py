@@ -7,9 +7,9 @@ import re
 import pytest
 
 from spatialevo import DGE, load_scene
-from spatialevo.agents import NoisyOracleSolver, OracleQuestioner, RandomAnswerer
 from spatialevo.bundled import bundled_scene_paths
 from spatialevo.dge import TASK_NAMES, Question
+from spatialevo.selfplay.agents import NoisyOracleSolver, OracleQuestioner, RandomAnswerer
 
 
 @pytest.fixture(scope="module")

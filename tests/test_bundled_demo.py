@@ -13,6 +13,7 @@ from PIL import Image
 
 from spatialevo import load_scene
 from spatialevo.bundled import build_bundled, bundled_scene_paths, load_recipes, scenes_dir
+from spatialevo.dge import TASK_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +42,11 @@ def test_demo_end_to_end(tmp_path):
     assert play["episodes"] == 120 and play["mean_questioner_reward"] == pytest.approx(1.0, abs=0.35)
     assert sum(r["episodes"] for r in play["tasks"].values()) == 120
     qa = (tmp_path / "qa" / "data.jsonl").read_text().splitlines()
-    assert len(qa) == 4 * 16 * 2 and all(json.loads(x)["answer_text"] for x in qa)
+    recs = [json.loads(x) for x in qa]
+    # 2 per task and scene, fewer only where a scene has fewer distinct questions (never a silent repeat)
+    assert 4 * 16 < len(recs) <= 4 * 16 * 2 and all(r["answer_text"] for r in recs)
+    assert len({(r["scene"], json.dumps(r["question"], sort_keys=True)) for r in recs}) == len(recs)
+    assert {(r["scene"], r["task"]) for r in recs} == {(r["scene"], t) for r in recs for t in TASK_NAMES}
     rows = json.loads((tmp_path / "summary.json").read_text())
     assert [r["scene"] for r in rows] == [r.name for r in load_recipes()]
     for r in rows:

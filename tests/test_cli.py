@@ -14,14 +14,28 @@ from PIL import Image
 
 from spatialevo.cli.main import main
 
+HELP_ARGVS = [[], ["scene"], ["scene", "generate"], ["scene", "inspect"], ["scene", "render"], ["scene", "bundle"], ["generate"],
+              ["pose"], ["pose", "train"], ["pose", "eval"], ["evolve"], ["eval"], ["demo"]]
 
-@pytest.mark.parametrize("argv", [[], ["scene"], ["scene", "generate"], ["scene", "inspect"], ["scene", "render"], ["demo"]])
+
+@pytest.mark.parametrize("argv", HELP_ARGVS)
 def test_help_explains(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main([*argv, "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "usage: spatialevo" in out and len(out) > 200
+
+
+def test_every_help_works_without_the_train_extra():
+    """Building the parser imports no 'train' extra module: each command imports it when it runs."""
+    code = ("import sys\nsys.modules['torch'] = None\nfrom spatialevo.cli.main import main\n"
+            f"for argv in {HELP_ARGVS!r}:\n"
+            "    try:\n        main([*argv, '--help'])\n    except SystemExit as exc:\n        assert exc.code == 0, argv\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('transformers', 'trl', 'accelerate', 'datasets')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_console_entry_point_runs():

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from spatialevo.curriculum import AdaptiveScheduler, SchedulerError, UniformScheduler, make_scheduler
 from spatialevo.dge import TASK_NAMES
+from spatialevo.selfplay.curriculum import AdaptiveScheduler, SchedulerError, UniformScheduler, make_scheduler
 
 
 def test_weights_move_to_the_weakest_task_within_n_updates() -> None:

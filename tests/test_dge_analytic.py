@@ -140,8 +140,23 @@ def test_numeric_answers_are_typed(dge: DGE) -> None:
     assert theta == pytest.approx(-90.0 - np.degrees(np.arctan2(2, 3)), abs=1e-9)
 
 
+def test_not_in_evidence_for_the_shown_frames() -> None:
+    """SPEC §7: judged for frames f1 (lamp and tv out of view) and f5 (facing away), a scene question
+    is valid only when every object it names is visible in one of them."""
+    dge = DGE(analytic_scene())
+    assert dge.evaluate(q("object_size", ["tv"])).valid  # the whole scene is the evidence by default
+    v = dge.evaluate(q("object_size", ["tv"]), shown=["f1", "f5"])
+    assert v.reason is Reason.NOT_IN_EVIDENCE and v.evidence == {"object": "tv#5", "visible": 0.0, "hidden": 1}
+    assert dge.evaluate(q("object_size", ["tv"]), shown=["f1", "f7"]).answer_text == dge.evaluate(q("object_size", ["tv"])).answer_text
+    assert dge.evaluate(q("object_counting", ["chair"]), shown=["f3"]).reason is Reason.NOT_IN_EVIDENCE  # chair#3 hidden
+    assert dge.evaluate(q("object_counting", ["chair"]), shown=["f3", "f1"]).answer == 2
+    assert dge.evaluate(q("absolute_distance", ["sofa", "lamp"]), shown=["f1"]).reason is Reason.NOT_IN_EVIDENCE
+    assert dge.evaluate(q("object_size", ["unicorn"]), shown=["f1"]).reason is Reason.LABEL_ABSENT  # earlier rules first
+    assert dge.evaluate(q("room_size", []), shown=["f5"]).valid  # names no object
+
+
 def test_every_reason_code_is_triggered() -> None:
-    seen = {r.value for _, r in INVALID} | {Reason.NO_FRAMES.value, Reason.ROOM_UNKNOWN.value}
+    seen = {r.value for _, r in INVALID} | {Reason.NO_FRAMES.value, Reason.ROOM_UNKNOWN.value, Reason.NOT_IN_EVIDENCE.value}
     assert seen == set(REASON_CODES)
 
 

@@ -25,7 +25,7 @@ SCALED_EVIDENCE = {"absolute_distance": "distance_m", "distance_cam_obj": "dista
 
 
 def swap_components(text: str, table: dict[str, str]) -> str:
-    from spatialevo.dge.tasks.common import join_components
+    from spatialevo.dge.tasks.image_rules import join_components
 
     parts = set()
     for p in text.split("-") if not text.startswith("turn") else [text]:

@@ -10,7 +10,7 @@ import pytest
 from spatialevo import DGE, Question, load_scene
 from spatialevo.bundled import bundled_scene_paths
 from spatialevo.dge import TASK_NAMES, NoValidQuestionError, make_rng
-from spatialevo.dge.tasks.relative_direction import LEVEL_OPTIONS
+from spatialevo.dge.tasks.relative_direction_hard import LEVEL_OPTIONS
 
 N = 1000
 PATHS = bundled_scene_paths()

@@ -10,10 +10,10 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import spatialevo  # noqa: F401  (registers SpatialEvo-v0)
-from spatialevo.agents import RandomAnswerer
 from spatialevo.dge import TASK_NAMES, Question, render
 from spatialevo.env import SpatialEvoEnv
 from spatialevo.errors import SceneFileNotFoundError
+from spatialevo.selfplay.agents import RandomAnswerer
 
 SMALL = {"image_size": (24, 32)}
 
@@ -33,7 +33,7 @@ def test_make_without_import_and_make_vec_steps() -> None:
     for i in range(1000):
         actions = tuple(["<answer>1</answer>", '{"task": "object_counting", "objects": ["chair"]}', "", "x" * int(rng.integers(1, 50))][(i + k) % 4] for k in range(4))
         obs, rew, term, trunc, info = venv.step(actions)
-        assert obs["images"].shape == (4, 2, 24, 32, 3) and np.all(np.isfinite(rew))
+        assert obs["images"].shape == (4, 16, 24, 32, 3) and np.all(np.isfinite(rew))
     venv.close()
 
 
@@ -64,7 +64,7 @@ def test_random_answerer_matches_analytic_expectation() -> None:
     for seed in range(3000):
         _, info = env.reset(seed=seed)
         v = info["verdict"]
-        if v.answer_kind != "choice":
+        if not v.valid or v.answer_kind != "choice":  # invalid questions (10 %) are answered by a reason code
             continue
         _, r, _, _, _ = env.step(agent.answer(v))
         got.append(r)

@@ -27,7 +27,7 @@ def run(out: Path, **kw) -> Path:
 
 
 def test_deterministic_and_verified(tmp_path) -> None:
-    a, b = run(tmp_path / "a"), run(tmp_path / "b")
+    a, b = run(tmp_path / "a", max_repeat_share=1.0), run(tmp_path / "b", max_repeat_share=1.0)
     assert digest(a) == digest(b)
     rows = [json.loads(x) for x in a.read_text().splitlines()]
     assert len(rows) == 4 * len(TASKS) * 8 and len({r["id"] for r in rows}) == len(rows)
@@ -58,25 +58,32 @@ def test_pool_is_distinct_balanced_and_uniform_per_answer() -> None:
     from spatialevo import load_scene
     from spatialevo.bundled import bundled_scene_paths
     from spatialevo.generate import answer_options, build_pool
+    from spatialevo.selfplay import Round
 
     path = bundled_scene_paths()[0]
-    dge = DGE(load_scene(path))
+    rnd = Round([load_scene(path)])
+    name = rnd.names[0]
     cfg = GenerateConfig(out=Path("unused"), per_task=24)
-    for task in ("position_cam_obj", "visibility_compare", "absolute_distance"):
-        pool = build_pool(dge, path.stem, task, cfg)
+    for task in ("position_cam_obj", "visibility_compare", "absolute_distance", "object_counting"):
+        pool = build_pool(rnd, name, task, cfg)
         assert 0 < len(pool) <= 24
         assert len({q.key() for q, _ in pool}) == len(pool)  # distinct questions
         for q, v in pool:
-            assert dge.evaluate(q) == v and v.valid
+            shown = rnd.evidence(name, task, q)
+            assert rnd.dge(name).evaluate(q, shown=shown) == v and v.valid  # valid for the frames a record shows
+            assert task != "object_counting" or v.answer >= 2  # trivial counts are not asked
         opts = answer_options(task)
         if opts:
             answers = [v.answer_text for _, v in pool]
             head = answers[: len(set(answers))]
             assert len(set(head)) == len(head)  # round-robin over the answers the scene has
     # the pool depends on (seed, scene name, task) only
-    a = build_pool(dge, path.stem, "absolute_distance", cfg)
-    assert [q for q, _ in a] == [q for q, _ in build_pool(dge, path.stem, "absolute_distance", cfg)]
-    assert [q for q, _ in a] != [q for q, _ in build_pool(dge, "other-name", "absolute_distance", cfg)]
+    a = build_pool(rnd, name, "absolute_distance", cfg)
+    assert [q for q, _ in a] == [q for q, _ in build_pool(rnd, name, "absolute_distance", cfg)]
+    from spatialevo.selfplay.sources import SceneSource
+
+    other = Round(SceneSource(scenes=[load_scene(path)], names=["other-name"]))
+    assert [q for q, _ in a] != [q for q, _ in build_pool(other, "other-name", "absolute_distance", cfg)]
 
 
 def test_records_do_not_depend_on_other_scenes(tmp_path) -> None:
@@ -91,9 +98,18 @@ def test_records_do_not_depend_on_other_scenes(tmp_path) -> None:
     assert alone and alone == [r for r in whole if r["id"].startswith(one.stem + "-")]
 
 
-def test_small_question_spaces_repeat_and_say_so(tmp_path) -> None:
-    res = generate(GenerateConfig(out=tmp_path / "r", tasks=("room_size",), per_task=3, images=False), progress=False)
-    assert res["written"] == 4 * 3 and res["repeated"] == 4 * 2  # one room_size question per scene
+def test_small_question_spaces_never_repeat_silently(tmp_path, caplog) -> None:
+    """room_size has one question per scene: by default it is written once, the shortfall is
+    reported and warned about; ``max_repeat_share`` bounds the share of repeats."""
+    with caplog.at_level("WARNING"):
+        res = generate(GenerateConfig(out=tmp_path / "r", tasks=("room_size",), per_task=3, images=False), progress=False)
+    assert res["written"] == 4 and res["repeated"] == 0 and res["capped"] == 4 * 2
+    assert res["distinct"] == {"room_size": 4} and res["short_scenes"] == {"room_size": 4}
+    assert "room_size: 4 scene(s) have fewer than --per-task 3" in caplog.text
+    half = generate(GenerateConfig(out=tmp_path / "h", tasks=("room_size",), per_task=3, images=False, max_repeat_share=0.5), progress=False)
+    assert half["written"] == 4 * 2 and half["repeated"] == 4  # one repeat per scene: half of its records
+    full = generate(GenerateConfig(out=tmp_path / "f", tasks=("room_size",), per_task=3, images=False, max_repeat_share=1.0), progress=False)
+    assert full["written"] == 4 * 3 and full["repeated"] == 4 * 2
 
 
 def test_hugging_face_output(tmp_path) -> None:
@@ -126,7 +142,7 @@ def test_merge_refuses_missing_shards(tmp_path) -> None:
 def test_resume_after_kill(tmp_path) -> None:
     ref = run(tmp_path / "ref", images=True, per_task=6, chunk=4)
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "spatialevo.generate", "--out", str(out), "--tasks", ",".join(TASKS), "--per-task", "6", "--chunk", "4", "--quiet"]
+    cmd = [sys.executable, "-m", "spatialevo.cli.main", "generate", "--out", str(out), "--tasks", ",".join(TASKS), "--per-task", "6", "--chunk", "4", "--quiet"]
     rng = np.random.default_rng(int(time.time()))
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONHASHSEED": "0"})
     deadline = time.time() + 120

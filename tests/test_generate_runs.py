@@ -21,7 +21,7 @@ from fixtures import write_boxlist, write_scannet
 from spatialevo.cli.main import main
 from spatialevo.errors import SpatialEvoError
 from spatialevo.generate import GenerateConfig, PartError, digest, generate, merge
-from spatialevo.runfolder import manifest_id, part_path, read_manifest, read_part
+from spatialevo.runfolder import FORMAT, manifest_id, part_path, read_manifest, read_part
 
 TASKS = ("object_size", "room_size", "position_cam_cam")
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +102,7 @@ def test_manifest_is_written_first_and_guards_a_killed_run(tmp_path, monkeypatch
     monkeypatch.undo()
     meta = read_manifest(out)
     assert (meta["per_task"], meta["seed"], meta["tasks"], meta["chunk"], meta["images"]) == (4, 0, list(TASKS), 5, False)
-    assert meta["format"] == 2 and len(meta["scenes"]) == 4 and not (out / "data.jsonl").exists()
+    assert meta["format"] == FORMAT and len(meta["scenes"]) == 4 and not (out / "data.jsonl").exists()
     with pytest.raises(SpatialEvoError, match="--per-task: 4 there, 8 here"):
         run(out, per_task=8)  # the old code took the two parts as done: 15 duplicated and 15 missing ids
     assert digest(run(out)) == digest(ref)
@@ -117,7 +117,7 @@ def test_a_folder_that_holds_no_record_may_restart_with_other_arguments(tmp_path
 
 def test_racing_runs_with_other_arguments_one_manifest_wins(tmp_path) -> None:
     out = tmp_path / "qa"
-    base = [sys.executable, "-m", "spatialevo.generate", "--out", str(out), "--tasks", "object_size", "--chunk", "3", "--no-images", "--quiet"]
+    base = [sys.executable, "-m", "spatialevo.cli.main", "generate", "--out", str(out), "--tasks", "object_size", "--chunk", "3", "--no-images", "--quiet"]
     procs = [subprocess.Popen([*base, "--per-task", str(p)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for p in (2, 3)]
     results = [(p.communicate(timeout=300)[1], p.returncode)[::-1] for p in procs]
     ok = [i for i, (rc, _) in enumerate(results) if rc == 0]
@@ -155,7 +155,7 @@ def test_cleanup_skips_temporary_files_while_another_run_holds_the_folder(tmp_pa
 def test_two_processes_into_one_folder(tmp_path) -> None:
     out = tmp_path / "qa"
     tasks = ("object_size", "position_cam_cam")
-    cmd = [sys.executable, "-m", "spatialevo.generate", "--out", str(out), "--tasks", ",".join(tasks), "--per-task", "3",
+    cmd = [sys.executable, "-m", "spatialevo.cli.main", "generate", "--out", str(out), "--tasks", ",".join(tasks), "--per-task", "3",
            "--chunk", "1", "--quiet"]
     a = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
@@ -254,7 +254,8 @@ def test_synthetic_scenes_and_scene_field(tmp_path) -> None:
                      "--no-images", "--quiet")
     assert rc == 0, err
     rows = records(out / "data.jsonl")
-    assert {r["scene"] for r in rows} == {"synthetic_0", "synthetic_1"} and len(rows) == 8
+    # object_size 2 per room, room_size 1 (one question per room; repeats are not written by default)
+    assert {r["scene"] for r in rows} == {"synthetic_0", "synthetic_1"} and len(rows) == 2 * (2 + 1)
     assert all(r["id"].startswith(r["scene"] + "-") and r["scene_id"] == r["scene"] for r in rows)
 
 
@@ -276,7 +277,8 @@ def test_scenes_sharing_a_stem_get_their_own_ids_and_image_folders(tmp_path) -> 
     shutil.copyfile(bundled_scene_paths()[0], scenes / "room.npz")
     write_boxlist(scenes, "room.json")
     write_scannet(scenes, "room")  # a ScanNet folder named like the other two
-    res = generate(GenerateConfig(out=tmp_path / "qa", scenes=str(scenes), tasks=("object_size",), per_task=3, images=True), progress=False)
+    res = generate(GenerateConfig(out=tmp_path / "qa", scenes=str(scenes), tasks=("object_size",), per_task=3, images=True,
+                                  max_repeat_share=1.0), progress=False)
     assert res["scenes_skipped"] == []
     rows = records(merge(tmp_path / "qa"))
     assert len({r["id"] for r in rows}) == len(rows) == 9

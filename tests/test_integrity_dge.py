@@ -16,10 +16,10 @@ from spatialevo.bundled import bundled_scene_paths
 from spatialevo.dge import TASK_NAMES, TASKS, NoValidQuestionError
 from spatialevo.dge.floor import estimate_floor_area, scan_points
 from spatialevo.dge.tasks.base import FEASIBILITY_BUDGET
-from spatialevo.prompts import read_question
-from spatialevo.rewards import QuestionerReward
 from spatialevo.scene.boxes import OrientedBox
 from spatialevo.scene.model import ObjectInstance, Scene
+from spatialevo.selfplay.prompts import read_question
+from spatialevo.selfplay.rewards import QuestionerReward
 
 NESTED = '{"a":' * 1300 + "1" + "}" * 1300
 

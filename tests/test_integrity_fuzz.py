@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from spatialevo import DGE
 from spatialevo.dge import TASK_NAMES, TASKS, Verdict
-from spatialevo.prompts import read_question
-from spatialevo.rewards import QuestionerReward
+from spatialevo.selfplay.prompts import read_question
+from spatialevo.selfplay.rewards import QuestionerReward
 
 FRAMES = ["f0", "f1"]
 OUTCOMES: dict[str, Counter] = {"questioner outputs": Counter(), "structured questions": Counter()}

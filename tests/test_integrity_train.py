@@ -10,22 +10,19 @@ pytest.importorskip("trl")
 
 from dge_scenes import analytic_scene  # noqa: E402
 
-from spatialevo.curriculum import make_scheduler  # noqa: E402
-from spatialevo.dge import TASK_NAMES  # noqa: E402
-from spatialevo.sources import make_source  # noqa: E402
+from spatialevo.selfplay import Round  # noqa: E402
 from spatialevo.train.rewards import SelfPlayRewards  # noqa: E402
-from spatialevo.train.stream import SelfPlayStream  # noqa: E402
 
 
 @pytest.fixture()
 def rewards() -> SelfPlayRewards:
-    stream = SelfPlayStream(make_source([analytic_scene()]), make_scheduler("uniform", TASK_NAMES), image_size=32)
-    return SelfPlayRewards(stream)
+    return SelfPlayRewards(Round([analytic_scene()]))
 
 
 def _ask(rewards: SelfPlayRewards, text: str, task: str = "object_size") -> tuple[float, dict]:
     (q_fn, _), _ = rewards.functions()
-    cols = {"role": ["questioner"], "scene": [0], "task": [task], "frames": [json.dumps(["f0", "f1"])], "question": [""], "row": [0]}
+    shown = list(rewards.round.evidence("analytic", task))  # the clip a questioner of a scene task is shown
+    cols = {"role": ["questioner"], "scene": ["analytic"], "task": [task], "frames": [json.dumps(shown)], "question": [""], "row": [0]}
     out = q_fn(prompts=[None], completions=[text], **cols)[0]
     return out, rewards.history[-1]["parts"][0]
 

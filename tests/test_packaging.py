@@ -25,7 +25,7 @@ def test_wheel_contains_tasks_scenes_configs(tmp_path) -> None:
 
 
 def test_data_dirs_fall_back_to_the_wheel_copy(tmp_path, monkeypatch) -> None:
-    import spatialevo.resources as res
+    import spatialevo.data_dirs as res
 
     fake_pkg = tmp_path / "site" / "spatialevo"
     (fake_pkg / "_data" / "tasks").mkdir(parents=True)

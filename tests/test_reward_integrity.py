@@ -38,10 +38,10 @@ from spatialevo.dge.scoring import (
     score,
     score_reason,
 )
-from spatialevo.dge.tasks.relative_direction import LEVEL_OPTIONS
+from spatialevo.dge.tasks.relative_direction_hard import LEVEL_OPTIONS
 from spatialevo.dge.tasks.visibility_compare import OPTIONS as VISIBILITY_OPTIONS
-from spatialevo.prompts import MAX_OUTPUT_CHARS
-from spatialevo.rewards import W_SOLVER_FORMAT, solver_reward
+from spatialevo.selfplay.prompts import MAX_OUTPUT_CHARS
+from spatialevo.selfplay.rewards import W_SOLVER_FORMAT, solver_reward
 
 #: hypothesis budgets (fixed and derandomised: the same examples on every run)
 FUZZ_EXAMPLES = 120  # per task, for the property test (16 tasks)

@@ -8,25 +8,27 @@ import pytest
 
 pytest.importorskip("trl")
 
-from spatialevo.curriculum import make_scheduler  # noqa: E402
-from spatialevo.dge import TASK_NAMES, TASKS, NoValidQuestionError, Question  # noqa: E402
-from spatialevo.sources import make_source  # noqa: E402
+import numpy as np  # noqa: E402
+
+from spatialevo.dge import TASK_NAMES, TASKS, Question  # noqa: E402
+from spatialevo.selfplay import Round, RoundConfig  # noqa: E402
+from spatialevo.selfplay.curriculum import make_scheduler  # noqa: E402
 from spatialevo.train.rewards import SelfPlayRewards  # noqa: E402
 from spatialevo.train.stream import SelfPlayStream  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def setup():
-    stream = SelfPlayStream(make_source("bundled"), make_scheduler("adaptive", TASK_NAMES), image_size=32)
-    return stream, SelfPlayRewards(stream)
+    rnd = Round("bundled", RoundConfig(max_pixels=3136))
+    stream = SelfPlayStream(rnd, make_scheduler("adaptive", TASK_NAMES))
+    return stream, SelfPlayRewards(rnd)
 
 
 def _question(stream, task):
     for scene in stream.usable:
-        try:
-            return scene, stream.dge(scene).sample(task, 3)
-        except NoValidQuestionError:
-            continue
+        q = stream.round.sample(scene, task, np.random.default_rng(3))  # valid for the frames a solver is shown
+        if q is not None:
+            return scene, q
     raise AssertionError(f"no bundled scene has a {task} question")
 
 
@@ -43,8 +45,9 @@ def test_rewards_for_every_task(setup, task) -> None:
     stream, rewards = setup
     (q_fn, s_fn), _ = rewards.functions()
     scene, q = _question(stream, task)
-    v = stream.dge(scene).evaluate(q)
-    shown = list(q.frames) or [stream.source.get(scene).frames[0].id]
+    shown = list(stream.round.evidence(scene, task, q))
+    v = stream.round.judge(scene, q, shown)
+    assert v.valid
     base = {"role": ["solver"], "scene": [scene], "task": [task], "frames": [json.dumps(shown)], "question": [q.to_json()], "row": [1]}
 
     def solver(text: str) -> float:
@@ -62,7 +65,7 @@ def test_rewards_for_every_task(setup, task) -> None:
     lo, _ = TASKS[task].n_objects
     if lo:
         bad = Question(task, ("unicorn",) * lo, q.frames, q.params)
-        bv = stream.dge(scene).evaluate(bad)
+        bv = stream.round.judge(scene, bad, shown)
         assert not bv.valid and bv.reason.value == "label_absent"
         inv = {**base, "question": [bad.to_json()]}
         assert s_fn(prompts=[None], completions=["<answer>label_absent</answer>"], **inv)[0] == pytest.approx(1.0)
@@ -76,7 +79,7 @@ def test_rewards_for_every_task(setup, task) -> None:
         return q_fn(prompts=[None], completions=[text], **{**qcols, **over})[0]
 
     assert questioner(json.dumps(qj)) == pytest.approx(1.0)  # format + valid + on task, new
-    rewards.flush()  # the launcher's step end: asked questions enter the novelty memory
+    stream.advance(**rewards.flush())  # the launcher's step end: asked questions enter the novelty memory
     assert questioner(json.dumps(qj)) == pytest.approx(0.5)  # the same question again: novelty 0.5
     other = "room_size" if task != "room_size" else "object_counting"
     assert questioner(json.dumps(qj) + " ", task=[other]) == pytest.approx(0.5 * (0.2 + 0.5))  # valid, off task, repeated

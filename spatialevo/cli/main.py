@@ -1,4 +1,12 @@
-"""``spatialevo`` command line: ``spatialevo --help``."""
+"""``spatialevo`` command line: ``spatialevo --help``.
+
+Every subcommand's parser and the function it runs live in one module of this package
+(:mod:`~spatialevo.cli.scene`, :mod:`~spatialevo.cli.generate`, :mod:`~spatialevo.cli.pose`,
+:mod:`~spatialevo.cli.evolve`, :mod:`~spatialevo.cli.eval`, :mod:`~spatialevo.cli.demo`), each with an
+``add_parser(sub)``; the library code they call lives outside ``spatialevo.cli`` and never imports it.
+This module builds the top-level parser from them and turns errors into one-line messages. The
+commands that need the 'train' extra import it only when they run, so every ``--help`` works without it.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +16,13 @@ import os
 import sys
 
 from spatialevo import __version__
-from spatialevo import generate as generate_cmd
-from spatialevo.cli import scene_cmd
+from spatialevo.cli import demo, evolve, generate, pose, scene
+from spatialevo.cli import eval as eval_cmd
 from spatialevo.errors import SpatialEvoError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``spatialevo`` parser: one subcommand per module of :mod:`spatialevo.cli`."""
     parser = argparse.ArgumentParser(
         prog="spatialevo",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -30,40 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"spatialevo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{scene,generate,pose,evolve,eval,demo}")
-    scene_cmd.add_parser(sub)
-    generate_cmd.add_parser(sub)
-    _add_optional(sub, "pose", "spatialevo.pose.cli", "multi-scene camera-pose regression")
-    _add_optional(sub, "evolve", "spatialevo.train.cli", "self-evolution training of a VLM")
-    _add_optional(sub, "eval", "spatialevo.train.evaluate", "score a VLM checkpoint as a solver")
-    d = sub.add_parser(
-        "demo",
-        help="run the main job on the bundled scenes",
-        description="Load the bundled scenes (building them from their recipes if missing), render their frames, "
-        "compute object visibility and draw top-down pictures.",
-    )
-    d.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
-    d.add_argument("--every", type=int, default=1, help="render every k-th frame")
-    d.set_defaults(func=_demo)
+    for module in (scene, generate, pose, evolve, eval_cmd, demo):
+        module.add_parser(sub)
     return parser
-
-
-def _add_optional(sub: argparse._SubParsersAction, name: str, module: str, help_text: str) -> None:
-    """Register a subcommand that needs the 'train' extra; without it, the command says how to get it."""
-    import importlib
-
-    try:
-        add_parser = importlib.import_module(module).add_parser
-    except ImportError as exc:
-        reason = str(exc)
-        p = sub.add_parser(name, help=f"{help_text} (needs the 'train' extra)")
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=lambda args: _missing_extra(reason))
-        return
-    add_parser(sub)
-
-
-def _missing_extra(reason: str) -> int:
-    raise SpatialEvoError(f"this command needs the 'train' extra (pip install 'spatialevo[train]'): {reason}")
 
 
 #: commands that need the 'train' extra, and the modules it brings (with words their errors use)
@@ -102,12 +80,6 @@ def os_error_message(exc: OSError) -> str:
 def _fail(message: str, code: int) -> int:
     print("error: " + " ".join(line.strip() for line in message.splitlines() if line.strip()), file=sys.stderr)
     return code
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from spatialevo.demo import run_demo
-
-    return run_demo(args.out, every=args.every)
 
 
 def main(argv: list[str] | None = None) -> int:

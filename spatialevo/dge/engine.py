@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question, QuestionFormatError
 from spatialevo.dge.spec import build_config, load_spec, tasks_dir
 from spatialevo.dge.tasks import TASKS, Task
+from spatialevo.dge.tasks.base import EVIDENCE_MIN_VISIBLE
 from spatialevo.dge.verdict import Reason, Verdict
 from spatialevo.scene.model import Scene
 
@@ -70,8 +71,14 @@ class DGE:
         except KeyError:
             raise KeyError(f"unknown task {name!r}; tasks: {list(self.tasks)}") from None
 
-    def evaluate(self, question: Question | Mapping[str, Any] | str) -> Verdict:
+    def evaluate(self, question: Question | Mapping[str, Any] | str, *, shown: Sequence[str] | None = None,
+                 min_visible: float = EVIDENCE_MIN_VISIBLE) -> Verdict:
         """Judge one question (a :class:`Question`, a mapping, or JSON text); never raises on bad questions.
+
+        ``shown``: the frame ids shown with the question (SPEC §7); the question is then also judged
+        against that evidence: ``not_in_evidence`` when an object it names (for counting, an
+        instance of the label) is visible (fraction ≥ ``min_visible``) in none of them, or an image
+        task's frame is not shown. ``None`` (default): the scene as a whole is the evidence.
 
         Returns a valid :class:`Verdict` with the exact answer, or an invalid one with a reason code
         (``malformed`` for data that is not a well-formed question).
@@ -84,7 +91,12 @@ class DGE:
         task = self.tasks.get(question.task)
         if task is None:
             return Verdict.invalid(Reason.MALFORMED, f"unknown task {question.task!r}; tasks: {', '.join(self.tasks)}", task=question.task)
-        return task.evaluate(self.index, question)
+        if shown is not None:
+            shown = [str(f) for f in shown]
+            unknown = [f for f in shown if f not in self.index.frames]
+            if unknown:
+                return Verdict.invalid(Reason.FRAME_MISSING, f"shown frame {unknown[0]!r} is not in scene {self.scene.scene_id}", task=question.task)
+        return task.evaluate(self.index, question, shown, min_visible)
 
     def canonical(self, question: Question) -> Question:
         """The canonical form of a question (SPEC §8; :meth:`Task.canonical`): references resolved to

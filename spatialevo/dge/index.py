@@ -8,6 +8,8 @@ keeps one per scene.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from spatialevo.dge.geometry import pairwise_box_distances
@@ -42,9 +44,13 @@ class SceneIndex:
         #: instance references "label#id" → index (``ObjectInstance.ref``)
         self.by_ref: dict[str, int] = {o.ref: i for i, o in enumerate(objs)}
         self.frames: dict[str, Frame] = {f.id: f for f in scene.frames}
+        #: the labels, sorted, and the frame ids in scene order (what the draws choose from)
+        self.label_list: tuple[str, ...] = tuple(sorted(self.by_label))
+        self.frame_ids: tuple[str, ...] = tuple(self.frames)
         self._dist: np.ndarray | None = None
         self._norm_cache: dict[str, str | None] = {}
         self._vis: dict[str, np.ndarray] = {}
+        self._seen: dict[tuple[str, ...], np.ndarray] = {}
 
     # -- labels ---------------------------------------------------------------------------------
     def norm(self, label: str) -> str | None:
@@ -72,6 +78,20 @@ class SceneIndex:
             self._dist = pairwise_box_distances(self.centers, self.extents, self.rotations)
             self._dist.setflags(write=False)
         return self._dist
+
+    def seen(self, frame_ids: Sequence[str]) -> np.ndarray:
+        """(N,) best visible fraction of every object over the frames ``frame_ids`` (the evidence a
+        role is shown; cached per frame set). Empty ``frame_ids``: all zero."""
+        key = tuple(frame_ids)
+        out = self._seen.get(key)
+        if out is None:
+            n = len(self.labels)
+            out = np.max([self.visible(f) for f in key], axis=0) if key else np.zeros(n)
+            out.setflags(write=False)
+            if len(self._seen) >= 64:
+                self._seen.pop(next(iter(self._seen)))
+            self._seen[key] = out
+        return out
 
     def visible(self, frame_id: str) -> np.ndarray:
         """(N,) visible fraction of every object in a frame (cached on the scene)."""

@@ -65,6 +65,20 @@ class Question:
             params[k] = v
         object.__setattr__(self, "params", dict(sorted(params.items())))
 
+    @classmethod
+    def trusted(cls, task: str, objects: tuple[str, ...] = (), frames: tuple[str, ...] = (), params: Mapping[str, Any] | None = None) -> Question:
+        """A question built without the checks of the constructor, for the DGE's own draws and
+        canonical forms (millions per dataset): ``task`` a task name, ``objects`` / ``frames``
+        tuples of labels, references and frame ids the scene index holds (non-empty, stripped),
+        ``params`` JSON scalars of the task's parameter space. Anything read from outside goes
+        through :class:`Question` or :meth:`from_dict`."""
+        q = object.__new__(cls)
+        object.__setattr__(q, "task", task)
+        object.__setattr__(q, "objects", objects)
+        object.__setattr__(q, "frames", frames)
+        object.__setattr__(q, "params", dict(sorted(params.items())) if params else {})
+        return q
+
     # -- conversions ----------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Question:

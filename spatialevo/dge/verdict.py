@@ -42,6 +42,10 @@ class Reason(str, Enum):
     """A referenced frame id is not in the scene (a wrong number of frames is ``malformed``)."""
     ROOM_UNKNOWN = "room_unknown"
     """The floor extent is unknown: no floor polygon, no room size and no points to estimate it."""
+    NOT_IN_EVIDENCE = "not_in_evidence"
+    """An object the question names (for counting: an instance of the label) is not visible enough
+    (default < 0.05) in any frame shown with the question (SPEC §7), so the shown evidence cannot
+    answer it."""
     MALFORMED = "malformed"
     """The question is not well-formed: unknown task, wrong number of objects, bad parameter."""
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from spatialevo.scene.boxes import OrientedBox, minimal_oriented_box, yaw_box
+from spatialevo.scene.cache import save_cache
+from spatialevo.scene.images import frame_images
 from spatialevo.scene.model import (
     CEILING_ID,
     FLOOR_ID,
@@ -15,6 +17,12 @@ from spatialevo.scene.model import (
     SceneMesh,
     normalize_label,
 )
+
+# The scene's I/O methods. The model holds data and checks only: the image readers, the renderer and
+# the cache format import it, so it imports none of them; their entry points become methods here,
+# where the package is initialised before any of its modules (the model included) can be imported.
+Scene.frame_images = frame_images
+Scene.save = save_cache
 
 __all__ = [
     "CEILING_ID",

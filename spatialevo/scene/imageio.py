@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 
 from spatialevo.errors import SceneFileNotFoundError, SceneFormatError
 from spatialevo.scene.validate import as_array
-
-if TYPE_CHECKING:
-    from spatialevo.scene.model import Frame
 
 
 def read_npy(fh: BinaryIO, size: int, *, path: Path, field: str) -> np.ndarray:
@@ -103,18 +100,6 @@ def read_instance(path: str | Path) -> np.ndarray:
     if arr.ndim != 2:
         raise SceneFormatError(f"expected a single-channel instance image, got shape {arr.shape}", path=path, field="instance")
     return as_array(arr, None, "instance", path=path, dtype=np.int32)  # whole numbers in the int32 range
-
-
-def read_frame_image(frame: Frame, kind: str) -> np.ndarray:
-    """Read a stored image of ``frame``; ``kind`` is ``rgb``, ``depth`` or ``instance``."""
-    path = getattr(frame, f"{kind}_path")
-    if kind == "rgb":
-        return read_rgb(path, (frame.width, frame.height))
-    if kind == "depth":
-        return read_depth(path, frame.depth_scale)
-    if kind == "instance":
-        return read_instance(path)
-    raise ValueError(f"unknown image kind {kind!r} (expected rgb, depth or instance)")
 
 
 def write_png(path: str | Path, array: np.ndarray) -> Path:

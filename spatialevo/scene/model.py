@@ -8,9 +8,10 @@ OpenCV convention (x right, y down, z forward); ``Frame.T_wc`` is the 4x4 camera
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -237,6 +238,12 @@ class Scene:
         floor_polygon: optional (M, 2) floor outline in the world xy plane (metres), counter-clockwise.
         meta: free-form metadata dict (``layout``, ``room_size`` in m² when the source states it,
             checked to lie in (0, ``MAX_ROOM_SIZE_M2``], ...).
+
+    Reading, rendering and saving live above this module (they import it, so it cannot import
+    them): the methods ``frame_images`` (:func:`spatialevo.scene.images.frame_images`, stored or
+    rendered images of a frame) and ``save`` (:func:`spatialevo.scene.cache.save_cache`, write the
+    cache file) are bound to the class by :mod:`spatialevo.scene`, whose ``__init__`` always runs
+    before this module can be imported.
     """
 
     scene_id: str
@@ -248,6 +255,10 @@ class Scene:
     floor_polygon: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     _visibility_cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: ``scene.frame_images(frame, kinds=("rgb", "depth", "instance")) -> {kind: image}`` (bound by :mod:`spatialevo.scene`).
+    frame_images: ClassVar[Callable[..., dict[str, np.ndarray]]]
+    #: ``scene.save(path) -> Path``: write the cache file (bound by :mod:`spatialevo.scene`).
+    save: ClassVar[Callable[..., Path]]
 
     def __post_init__(self) -> None:
         if isinstance(self.scene_id, (bool, np.bool_)) or not isinstance(self.scene_id, (str, int, np.integer)) or not str(self.scene_id).strip():
@@ -339,41 +350,3 @@ class Scene:
             "bounds_min": np.round(b[0], 3).tolist(),
             "bounds_max": np.round(b[1], 3).tolist(),
         }
-
-    def frame_images(self, frame: Frame | str, kinds: tuple[str, ...] = ("rgb", "depth", "instance")) -> dict[str, np.ndarray]:
-        """Images of a frame: stored ones when the loader provides them, else rendered from the mesh.
-
-        Returns a dict with the requested keys among ``rgb`` (H, W, 3) uint8, ``depth`` (H, W)
-        float32 metres (0 = no hit) and ``instance`` (H, W) int32 object ids (negative = structure
-        / no hit).
-
-        Raises:
-            SceneFormatError: when an image is neither stored nor renderable (no mesh).
-        """
-        from spatialevo.scene.imageio import read_frame_image
-
-        f = self.frame(frame) if isinstance(frame, str) else frame
-        out: dict[str, np.ndarray] = {}
-        missing = []
-        for kind in kinds:
-            if getattr(f, f"{kind}_path") is not None:
-                out[kind] = read_frame_image(f, kind)
-            else:
-                missing.append(kind)
-        if missing:
-            if self.mesh is None:
-                raise SceneFormatError(
-                    f"frame {f.id} has no stored {', '.join(missing)} image and the scene has no mesh to render it",
-                    field=missing[0],
-                )
-            from spatialevo.scene.render import render_frame
-
-            rendered = render_frame(self, f)
-            out.update({k: rendered[k] for k in missing})
-        return out
-
-    def save(self, path: str | Path) -> Path:
-        """Write the scene to the spatialevo cache format (see :mod:`spatialevo.scene.cache`)."""
-        from spatialevo.scene.cache import save_cache
-
-        return save_cache(self, path)

@@ -8,7 +8,11 @@ Top-level keys (all optional except ``output_dir``):
 ``output_dir``   checkpoints, logs and the final model.
 ``seed``         run seed (rows, sampling, initialisation).
 ``max_steps``    optimiser steps.
-``image_size``   side of the square images shown to the policy, pixels.
+``round``        how each role is shown a question (:class:`spatialevo.selfplay.RoundConfig`):
+                 ``{clip_frames: 16, min_visible: 0.05, min_pixels: 3136, max_pixels: 50176,
+                 invalid_rate: 0.1, counting_min: 2, trivial_weight: 1.0, max_question_age: 1,
+                 cache: 32}`` — a scene task's clip of frames, the per-image pixel budget
+                 (aspect kept), the share of invalid questions the solver sees, …
 ``advantage``    ``"grpo"`` (sum the rewards, then normalise per group) or ``"gdpo"`` (normalise
                  each reward per group, then sum: decoupled, for the questioner's multi-part reward).
 ``scheduler``    ``{kind: adaptive|uniform, temperature, floor, momentum}``.
@@ -43,6 +47,7 @@ from typing import Any
 import yaml
 
 from spatialevo.errors import SpatialEvoError
+from spatialevo.selfplay import RoundConfig
 
 ADVANTAGES = ("grpo", "gdpo")
 
@@ -56,7 +61,7 @@ class EvolveConfig:
     scenes: str = "bundled"
     seed: int = 0
     max_steps: int = 100
-    image_size: int = 224
+    round: dict[str, Any] = field(default_factory=dict)
     advantage: str = "grpo"
     scheduler: dict[str, Any] = field(default_factory=lambda: {"kind": "adaptive"})
     roles: list[str] = field(default_factory=lambda: ["questioner", "solver"])
@@ -70,8 +75,11 @@ class EvolveConfig:
     def __post_init__(self) -> None:
         if self.advantage not in ADVANTAGES:
             raise SpatialEvoError(f"advantage must be one of {ADVANTAGES}, got {self.advantage!r}")
-        if int(self.max_steps) < 1 or int(self.image_size) < 28:
-            raise SpatialEvoError("max_steps must be >= 1 and image_size >= 28")
+        if int(self.max_steps) < 1:
+            raise SpatialEvoError("max_steps must be >= 1")
+        if not isinstance(self.round, dict):
+            raise SpatialEvoError("round must be a mapping (see spatialevo.selfplay.RoundConfig)")
+        self.round_config()  # option errors now, named
         for key in ("output_dir", "max_steps", "seed", "reward_weights", "multi_objective_aggregation"):
             if key in self.grpo:
                 raise SpatialEvoError(f"set {key!r} at the top level of the config, not under grpo: (spatialevo sets it)")
@@ -89,6 +97,10 @@ class EvolveConfig:
                 raise SpatialEvoError(f"pose_aux takes weight, hidden, penalty, lr; got {self.pose_aux!r}")
             if float(self.pose_aux.get("weight", 0.1)) <= 0:
                 raise SpatialEvoError("pose_aux.weight must be > 0 (remove pose_aux to turn it off)")
+
+    def round_config(self) -> RoundConfig:
+        """The :class:`~spatialevo.selfplay.RoundConfig` of the ``round:`` section."""
+        return RoundConfig.from_dict(self.round)
 
     def check_model(self) -> Path | None:
         """The local checkpoint folder (``None`` for ``"tiny"``).
@@ -184,7 +196,7 @@ def load_config(path: str | Path, **overrides: Any) -> EvolveConfig:
     """
     p = Path(path)
     if not p.is_file():
-        from spatialevo.resources import data_dir
+        from spatialevo.data_dirs import data_dir
 
         shipped = data_dir("configs") / f"{p.stem}.yaml"
         if p.suffix in ("", ".yaml") and len(p.parts) <= 2 and shipped.is_file():
@@ -200,6 +212,9 @@ def load_config(path: str | Path, **overrides: Any) -> EvolveConfig:
     data.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in fields(EvolveConfig)}
     unknown = sorted(set(data) - known)
+    if "image_size" in unknown:
+        raise SpatialEvoError(f"{p}: image_size was replaced by round: {{max_pixels: N}} (each image keeps its aspect ratio "
+                              f"within N pixels; image_size {data['image_size']} is about max_pixels {int(data['image_size']) ** 2})")
     if unknown:
         raise SpatialEvoError(f"{p}: unknown key(s) {unknown}; known: {sorted(known)}")
     if "output_dir" not in data:

@@ -1,16 +1,23 @@
 """Reward functions for TRL's ``GRPOTrainer``, computed by the DGE only (SPEC §6).
 
-:func:`make_reward_functions` returns ``[questioner_reward, solver_reward]``. TRL calls each with
+:meth:`SelfPlayRewards.functions` returns ``[questioner_reward, solver_reward]``. TRL calls each with
 ``prompts``, ``completions``, ``completion_ids`` and the dataset columns (``role``, ``scene``,
-``task``, ``frames``, ``question``) as keyword lists; each returns a float for the rows of its
+``task``, ``frames``, ``question``, ``kind``, ``age``, ``row``) as keyword lists; each returns a float for the rows of its
 role and ``None`` for the others (TRL then leaves those rows to the other function).
 
-The results wait in :class:`SelfPlayRewards` until :meth:`SelfPlayRewards.flush`, which the
-launcher's ``TrainerCallback`` calls at each step end: it gathers them across ranks
-(``accelerate.utils.gather_object`` when a distributed run is initialised) and applies the same
-updates on every rank: validated questions of the scheduled task go to the stream's buffer for
-the next solver rows, solver scores update the task scheduler. Metrics (per-task solver accuracy, questioner validity rate,
-reward parts) are logged through TRL's ``log_metric``.
+Every verdict comes from the round (:meth:`spatialevo.selfplay.Round.judge`): computed once per
+question and step, for the frames the row showed, and shared by every reward function and every
+completion of a GRPO group. The questioner's reward parts are computed once per batch
+(:meth:`SelfPlayRewards.questioner_parts`) and passed to each reward function that needs them.
+
+Rewards never write into the data stream: the results wait in :class:`SelfPlayRewards` until
+:meth:`SelfPlayRewards.flush`, which the launcher's step-end callback calls; it gathers them across
+ranks (``accelerate.utils.gather_object`` when a distributed run is initialised) and returns them,
+and the callback hands them to the stream (:meth:`~spatialevo.train.stream.SelfPlayStream.advance`):
+validated questions of the scheduled task for the next solver rows, solver scores for the task
+scheduler. Metrics (per-task solver accuracy, the share of invalid questions the solver saw, the
+age of the questioner's questions it answered, questioner reward parts) are logged through TRL's
+``log_metric``.
 
 The questioner reward is the environment's, ``novelty × (0.2·format + 0.5·valid + 0.3·match)``,
 plus, when ``informativeness_weight > 0``, ``weight × novelty × informativeness`` (SPEC §6). For
@@ -26,9 +33,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from spatialevo.dge import Question
-from spatialevo.prompts import read_question
-from spatialevo.rewards import QuestionerReward, informativeness, solver_reward
-from spatialevo.train.stream import SelfPlayStream
+from spatialevo.selfplay import Round
+from spatialevo.selfplay.prompts import read_question
+from spatialevo.selfplay.rewards import QUESTIONER_WEIGHTS, QuestionerReward, informativeness, questioner_total, solver_reward
 
 
 def _text(completion: Any) -> str:
@@ -60,119 +67,147 @@ def _gather(items: list) -> list:
 
 
 class SelfPlayRewards:
-    """The two reward functions and the shared state they update (see module docstring)."""
+    """The reward functions of both roles over one :class:`~spatialevo.selfplay.Round` (module docstring).
 
-    def __init__(self, stream: SelfPlayStream, *, informativeness_weight: float = 0.0):
-        self.stream = stream
-        self.questioner = QuestionerReward()
+    Args:
+        round: the round whose judgement (once per question and step) every reward shares.
+        informativeness_weight: weight of the questioner's informativeness term (0: off).
+        scheduler: the curriculum, only to log its probabilities.
+    """
+
+    def __init__(self, round: Round, *, informativeness_weight: float = 0.0, scheduler: Any = None):
+        self.round = round
+        self.scheduler = scheduler
+        self.questioner = QuestionerReward(trivial_weight=round.config.trivial_weight)
         self.informativeness_weight = float(informativeness_weight)
-        #: answers ``generations`` solver completions per item ``(scene, question)`` or ``None`` (a pad
-        #: item, so every rank runs the same number of generations); set by the launcher
-        self.solve: Callable[[list[tuple[int, Question] | None]], list[list[str]]] | None = None
-        self.history: list[dict[str, Any]] = []  # per call: role, task, reward, parts (for tests / logs)
+        #: answers ``generations`` solver completions per item ``(scene, question, frames)`` or ``None``
+        #: (a pad item, so every rank runs the same number of generations); set by the launcher
+        self.solve: Callable[[list[tuple[str, Question, tuple[str, ...]] | None]], list[list[str]]] | None = None
+        self.history: list[dict[str, Any]] = []  # per call: role, rewards, parts / scores (for tests and logs)
         self.seconds = 0.0  #: time spent in the reward functions (parsing, DGE, scoring), for benchmarks
-        self.pending_questions: list[tuple[int, str, str]] = []  # this rank's (scene, question, canonical JSON), until flush()
+        self.pending_questions: list[tuple[str, str, tuple[str, ...], str]] = []  # (scene, question, frames, canonical), until flush()
         self.pending_scores: list[tuple[str, float]] = []
-        self.pending_asked: list[tuple[int, str]] = []  # every parsed question, for the novelty memory
+        self.pending_asked: list[tuple[str, str]] = []  # every parsed question (canonical JSON), for the novelty memory
+        self._batch: tuple[Any, list[dict[str, float] | None]] | None = None
 
-    def flush(self) -> None:
-        """Apply this step's results on every rank: gather them across ranks (a collective: every
-        rank must call it, as the launcher's callback does at each step end), remember the asked
-        questions for the novelty factor, queue the validated questions (de-duplicated, in rank
-        order) and update the scheduler with the solver scores."""
+    def flush(self) -> dict[str, list]:
+        """End a step on every rank: gather this step's results across ranks (a collective: every rank
+        must call it, as the launcher's callback does at each step end), remember the asked questions
+        for the novelty factor, and return what the stream needs (the same on every rank):
+        ``{"questions": [(scene, question JSON, frames)], "scores": [(task, score)]}`` — the valid
+        on-task questions de-duplicated on their canonical form, in rank order, and the solver scores.
+        The caller passes them to :meth:`spatialevo.train.stream.SelfPlayStream.advance`."""
         questions, scores, asked = _gather(self.pending_questions), _gather(self.pending_scores), _gather(self.pending_asked)
         self.pending_questions, self.pending_scores, self.pending_asked = [], [], []
         for scene, qjson in asked:  # the same novelty memory on every rank, whatever the world size
             self.questioner.remember(str(scene), qjson)
-        seen: set[tuple[int, str]] = set()  # canonical forms: re-wordings of one question are queued once
+        seen: set[tuple[str, str]] = set()  # canonical forms: re-wordings of one question are queued once
         fresh = []
-        for scene, qjson, canon in questions:
-            key = (int(scene), canon)
-            if key not in seen:
-                seen.add(key)
-                fresh.append((int(scene), qjson))
-        self.stream.add_questions(fresh)
-        for t, sc in scores:
-            self.stream.scheduler.update(t, sc)
+        for scene, qjson, frames, canon in questions:
+            if (scene, canon) not in seen:
+                seen.add((scene, canon))
+                fresh.append((scene, qjson, tuple(frames)))
+        self._batch = None
+        return {"questions": fresh, "scores": list(scores)}
 
-    def questioner_reward(self, prompts: Sequence[Any], completions: Sequence[Any], role: Sequence[str], scene: Sequence[int],
-                          task: Sequence[str], frames: Sequence[str], log_metric: Callable | None = None, **_: Any) -> list[float | None]:
-        t0 = time.perf_counter()
-        out: list[float | None] = []
-        valid: list[tuple[int, str, str]] = []
-        parts_all: list[dict[str, float]] = []
-        asked: list[tuple[int, int, Question]] = []  # (position in out, scene, question): valid and on task
+    # -- questioner -------------------------------------------------------------------------------
+    def questioner_parts(self, completions: Sequence[Any], role: Sequence[str], scene: Sequence[str], task: Sequence[str],
+                         frames: Sequence[str], row: Sequence[int] | None = None, **_: Any) -> list[dict[str, float] | None]:
+        """The reward parts of every questioner row of a batch (``None`` for solver rows), computed
+        once per batch: every reward function of the questioner (the whole reward, or GDPO's
+        per-part ones) reads them from here."""
+        ident = (tuple(row) if row is not None else None, tuple(_text(c) for c in completions), tuple(role), tuple(scene))
+        if self._batch is not None and self._batch[0] == ident:
+            return self._batch[1]
+        out: list[dict[str, float] | None] = []
+        asked: list[tuple[int, str, Question, tuple[str, ...]]] = []  # valid, on task: (position, scene, question, frames)
         for comp, r, s, t, f in zip(completions, role, scene, task, frames):
             if r != "questioner":
                 out.append(None)
                 continue
-            q, _err = read_question(_text(comp), json.loads(f))
-            dge = self.stream.dge(int(s))
-            v = dge.evaluate(q) if q is not None else None
-            canon = dge.canonical(q) if q is not None else None
-            reward, parts = self.questioner(str(s), t, canon, v, remember=False)  # memory updated in flush(), from all ranks
+            shown = tuple(json.loads(f))
+            q, _err = read_question(_text(comp), shown)
+            v, canon = self.round.judge_canonical(str(s), q, shown) if q is not None else (None, None)
+            _, parts = self.questioner(str(s), t, canon, v, remember=False, trivial=self.round.trivial(v))  # memory: in flush()
             parts["informativeness"] = 0.0
+            out.append(parts)
             if canon is not None:
-                self.pending_asked.append((int(s), canon.to_json()))
-            out.append(reward)
-            parts_all.append(parts)
-            if q is not None and v is not None and v.valid and q.task == t:
-                valid.append((int(s), q.to_json(), canon.to_json()))
-                asked.append((len(out) - 1, int(s), q))
+                self.pending_asked.append((str(s), canon.to_json()))
+            if v is not None and v.valid and q.task == t:
+                self.pending_questions.append((str(s), q.to_json(), shown, canon.to_json()))
+                asked.append((len(out) - 1, str(s), q, shown))
         if self.informativeness_weight > 0:
-            self._add_informativeness(out, parts_all, asked)
-        self.pending_questions.extend(valid)
-        if log_metric is not None and parts_all:
-            for key in ("format", "valid", "task_match", "novelty", "informativeness"):
-                log_metric(f"questioner/{key}", sum(p[key] for p in parts_all) / len(parts_all))
-        self.history.append({"role": "questioner", "rewards": [x for x in out if x is not None], "parts": parts_all})
+            self._add_informativeness(out, asked)
+        self._batch = (ident, out)
+        return out
+
+    def questioner_reward(self, prompts: Sequence[Any], completions: Sequence[Any], log_metric: Callable | None = None,
+                          **cols: Any) -> list[float | None]:
+        t0 = time.perf_counter()
+        parts_all = self.questioner_parts(completions, **cols)
+        out: list[float | None] = [None if p is None else questioner_total(p) + self.informativeness_weight * p["novelty"] * p["informativeness"]
+                                   for p in parts_all]
+        mine = [p for p in parts_all if p is not None]
+        if log_metric is not None and mine:
+            for key in (*QUESTIONER_WEIGHTS, "novelty", "informativeness"):
+                log_metric(f"questioner/{key}", sum(p[key] for p in mine) / len(mine))
+        self.history.append({"role": "questioner", "rewards": [x for x in out if x is not None], "parts": mine})
         self.seconds += time.perf_counter() - t0
         return out
 
-    def _add_informativeness(self, out: list[float | None], parts_all: list[dict[str, float]], asked: list[tuple[int, int, Question]]) -> None:
+    def _add_informativeness(self, parts_all: list[dict[str, float] | None], asked: list[tuple[int, str, Question, tuple[str, ...]]]) -> None:
         """SPEC §6 informativeness: the current policy answers each valid on-task question as a
-        solver group (:attr:`solve`); ``1 − |2·accuracy − 1|`` (1 at 50 %, 0 at 0 or 100 %), times
-        the novelty factor and ``informativeness_weight``, is added to the questioner reward.
-        Every rank pads to the largest count so all ranks generate alike (ZeRO-3 needs that)."""
+        solver group (:attr:`solve`), shown the questioner's frames; ``1 − |2·accuracy − 1|`` (1 at
+        50 %, 0 at 0 or 100 %) is the part (the reward adds ``weight × novelty ×`` it). Every rank
+        pads to the largest count so all ranks generate alike (ZeRO-3 needs that)."""
         n_max = max(_gather([len(asked)]))
         if n_max == 0 or self.solve is None:
             return
-        items: list[tuple[int, Question] | None] = [(s, q) for _, s, q in asked] + [None] * (n_max - len(asked))
+        items: list[tuple[str, Question, tuple[str, ...]] | None] = [(s, q, f) for _, s, q, f in asked] + [None] * (n_max - len(asked))
         answers = self.solve(items)
-        pos_to_part = [i for i, x in enumerate(out) if x is not None]
-        for (pos, s, q), group in zip(asked, answers):
-            v = self.stream.dge(s).evaluate(q)
-            scores = [solver_reward(a, v)[1]["score"] for a in group]
-            info = informativeness(scores)
-            parts = parts_all[pos_to_part.index(pos)]
-            parts["informativeness"] = info
-            out[pos] = float(out[pos]) + self.informativeness_weight * parts["novelty"] * info
+        for (pos, s, q, f), group in zip(asked, answers):
+            v = self.round.judge(s, q, f)  # the verdict of this step, computed once
+            parts_all[pos]["informativeness"] = informativeness([solver_reward(a, v)[1]["score"] for a in group])
 
-    def solver_reward(self, prompts: Sequence[Any], completions: Sequence[Any], role: Sequence[str], scene: Sequence[int],
-                      task: Sequence[str], question: Sequence[str], log_metric: Callable | None = None, **_: Any) -> list[float | None]:
+    # -- solver -----------------------------------------------------------------------------------
+    def solver_reward(self, prompts: Sequence[Any], completions: Sequence[Any], role: Sequence[str], scene: Sequence[str],
+                      task: Sequence[str], question: Sequence[str], frames: Sequence[str], log_metric: Callable | None = None,
+                      kind: Sequence[str] | None = None, age: Sequence[int] | None = None, **_: Any) -> list[float | None]:
         t0 = time.perf_counter()
         out: list[float | None] = []
         scores: list[tuple[str, float]] = []
-        fmt: list[float] = []
-        for comp, r, s, qjson in zip(completions, role, scene, question):
+        fmt, invalid, ages = [], [], []
+        kinds = kind if kind is not None else [""] * len(role)
+        age_col = age if age is not None else [-1] * len(role)
+        for comp, r, s, qjson, f, k, a in zip(completions, role, scene, question, frames, kinds, age_col):
             if r != "solver":
                 out.append(None)
                 continue
             q = Question.from_json(qjson)
-            v = self.stream.dge(int(s)).evaluate(q)
+            v = self.round.judge(str(s), q, tuple(json.loads(f)))  # once per question and step, shared by the group
             reward, parts, _err = solver_reward(_text(comp), v)
             out.append(reward)
-            scores.append((q.task, parts["score"]))
             fmt.append(parts["format"])
+            invalid.append(0.0 if v.valid else 1.0)
+            if k == "asked":
+                ages.append(float(a))
+            if v.valid:  # the curriculum follows the accuracy on answerable questions
+                scores.append((q.task, parts["score"]))
         self.pending_scores.extend(scores)
-        if log_metric is not None and scores:
+        if log_metric is not None and fmt:
             log_metric("solver/format", sum(fmt) / len(fmt))
-            log_metric("solver/accuracy", sum(s for _, s in scores) / len(scores))
+            log_metric("solver/invalid_share", sum(invalid) / len(invalid))
+            log_metric("solver/asked_share", len(ages) / len(fmt))
+            if ages:
+                log_metric("solver/question_age", sum(ages) / len(ages))
+            if scores:
+                log_metric("solver/accuracy", sum(x for _, x in scores) / len(scores))
             for t in sorted({t for t, _ in scores}):
-                vals = [s for tt, s in scores if tt == t]
+                vals = [x for tt, x in scores if tt == t]
                 log_metric(f"solver_acc/{t}", sum(vals) / len(vals))
-            for t, prob in zip(self.stream.scheduler.tasks, self.stream.scheduler.probabilities()):
-                log_metric(f"scheduler/{t}", float(prob))
+            if self.scheduler is not None:
+                for t, prob in zip(self.scheduler.tasks, self.scheduler.probabilities()):
+                    log_metric(f"scheduler/{t}", float(prob))
         self.history.append({"role": "solver", "rewards": [x for x in out if x is not None], "scores": scores})
         self.seconds += time.perf_counter() - t0
         return out
@@ -181,10 +216,11 @@ class SelfPlayRewards:
         """Reward functions for TRL and their weights.
 
         ``split=False``: ``[questioner_reward, solver_reward]`` with weights ``[1, 1]``.
-        ``split=True`` (for decoupled per-reward normalisation, GDPO): the questioner reward's
-        parts as separate functions ``questioner_format``, ``questioner_valid``,
-        ``questioner_match`` (each times the novelty factor) with the weights 0.2 / 0.5 / 0.3,
-        plus ``solver_reward``; the questioner's state updates happen once per batch.
+        ``split=True`` (for decoupled per-reward normalisation, GDPO): one function per questioner
+        part of :data:`~spatialevo.selfplay.rewards.QUESTIONER_WEIGHTS` (``questioner_format``,
+        ``questioner_valid``, ``questioner_task_match``; each times the novelty factor) with its
+        weight, ``questioner_informativeness`` when on, plus ``solver_reward``. Every part function
+        reads the batch's parts from :meth:`questioner_parts` (computed once per batch).
         """
 
         def questioner_reward(**kw: Any) -> list[float | None]:
@@ -196,32 +232,17 @@ class SelfPlayRewards:
         solver_reward_fn.__name__ = "solver_reward"
         if not split:
             return [questioner_reward, solver_reward_fn], [1.0, 1.0]
-        cache: dict[str, Any] = {}
 
-        def part(name: str, key: str) -> Callable[..., list[float | None]]:
-            def fn(**kw: Any) -> list[float | None]:
-                ident = (tuple(kw["row"]), tuple(_text(c) for c in kw["completions"]))
-                if cache.get("ident") != ident:
-                    self.questioner_reward(**kw)
-                    cache["ident"], cache["parts"] = ident, list(self.history[-1]["parts"])
-                parts = iter(cache["parts"])
-                out: list[float | None] = []
-                for r in kw["role"]:
-                    if r != "questioner":
-                        out.append(None)
-                    else:
-                        pt = next(parts)
-                        out.append(pt[key] * pt["novelty"])
-                return out
+        def part(key: str) -> Callable[..., list[float | None]]:
+            def fn(prompts: Any = None, completions: Sequence[Any] = (), log_metric: Callable | None = None, **cols: Any) -> list[float | None]:
+                return [None if p is None else p[key] * p["novelty"] for p in self.questioner_parts(completions, **cols)]
 
-            fn.__name__ = name
+            fn.__name__ = f"questioner_{key}"
             return fn
 
-        from spatialevo.rewards import W_FORMAT, W_MATCH, W_VALID
-
-        funcs = [part("questioner_format", "format"), part("questioner_valid", "valid"), part("questioner_match", "task_match")]
-        weights = [W_FORMAT, W_VALID, W_MATCH]
+        funcs = [part(k) for k in QUESTIONER_WEIGHTS]
+        weights = list(QUESTIONER_WEIGHTS.values())
         if self.informativeness_weight > 0:
-            funcs.append(part("questioner_informativeness", "informativeness"))
+            funcs.append(part("informativeness"))
             weights.append(self.informativeness_weight)
         return [*funcs, solver_reward_fn], [*weights, 1.0]

@@ -1,156 +1,179 @@
-"""The self-play row stream: scheduled questioner rows interleaved with solver rows.
+"""The self-play row stream: questioner rows and solver rows, built by the round.
 
-Row ``i`` is a pure function of the seed, ``i`` and the stream's state (scheduler weights and the
-buffer of questions the DGE validated), so every rank of a multi-process run produces the same
-rows as long as the state updates are the same on every rank: the reward functions gather their
-results across ranks before they update it (:meth:`SelfPlayStream.add_questions`,
-``scheduler.update``). Even rows are questioner rows (a task drawn from the scheduler, a scene,
-the images the task needs); odd rows are solver rows, which take the oldest question validated
-since the last one (the two-round loop) or, when the buffer is empty, a DGE-sampled question.
+A thin adapter over :class:`spatialevo.selfplay.Round`: every row is a :class:`~spatialevo.selfplay.Turn`
+(the same frames, prompt and verdict as the env, dataset generation and evaluation) packed as
+TRL columns. Row ``i`` is a pure function of the seed, ``i`` and the stream's state (scheduler
+weights, the questions the questioner asked and the step count), so every rank of a multi-process
+run produces the same rows while the state updates are the same on every rank: the launcher's
+step-end callback gathers the reward results across ranks and applies them with :meth:`advance`.
 
-Columns: ``prompt`` (chat messages), ``images`` (PIL images, 1 or 2), ``role``, ``scene``,
-``task``, ``frames`` (JSON list of the shown frame ids), ``question`` (structured question JSON;
-empty for questioner rows), ``row``, ``poses`` (JSON: the shown frames' camera-to-world 4×4
-matrices, world frame, metres; targets of the auxiliary pose head).
+Roles cycle through ``roles`` (default ``questioner, solver``). A **questioner row** has a task
+drawn from the scheduler, a scene with frames, the task's evidence and the prompt listing what the
+questioner can ask about there. A **solver row** takes, in this order:
+
+1. with probability ``invalid_rate`` (the round's, default 10 %), a DGE-drawn *invalid* question
+   for its evidence (the correct answer is the reason code);
+2. else a question the questioner asked at most ``max_question_age`` steps ago (default 1), newest
+   first, with the questioner's frames; its ``age`` (steps) is in the row;
+3. else a DGE-sampled valid question of a scheduled task.
+
+The trainer builds solver rows *when it generates* (:meth:`resolve`), not when the data loader
+fetched them (the loader reads one batch ahead), so a question asked in step ``s`` is answered in
+step ``s + 1``. A fixed question set (``questions``) replaces 1–3: the n-th solver row takes
+question n.
+
+Columns: ``prompt`` (chat messages), ``images`` (PIL images at the policy's size), ``role``,
+``scene`` (the scene's unique name), ``task``, ``frames`` (JSON list of the shown frame ids),
+``question`` (structured question JSON; empty for questioner rows), ``kind`` (how a solver row's
+question came about: asked / sampled / invalid / given; empty for questioner rows), ``age`` (steps
+an asked question waited; −1 otherwise), ``row``, ``poses`` (JSON: the shown frames' camera-to-world
+4×4 matrices, world frame, metres; targets of the auxiliary pose head).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from spatialevo.curriculum import UniformScheduler
-from spatialevo.dge import DGE, TASKS, NoValidQuestionError, Question, TemplateError, make_rng, render
+from spatialevo.dge import TASKS, Question, make_rng
 from spatialevo.errors import SpatialEvoError
-from spatialevo.prompts import questioner_prompt, solver_prompt
-from spatialevo.sources import SceneSource
+from spatialevo.selfplay import Round, Turn
+from spatialevo.selfplay.curriculum import UniformScheduler
+
+#: questioner questions kept for the solver (the newest; older ones beyond the age limit go first)
+BUFFER_SIZE = 4096
 
 
 class SelfPlayStream:
     """Rows for the two roles (see module docstring).
 
     Args:
-        source: the scenes.
+        round: the self-play round (scenes, evidence, prompts, judgement).
         scheduler: task scheduler (its state is part of the stream's state).
         seed: run seed.
-        image_size: side of the square images given to the policy, pixels.
-        buffer_size: validated questions kept for solver rows (oldest dropped first).
         roles: the roles of consecutive rows, cycled (``("solver",)``: solver-only training).
-        questions: a fixed question set ``(scene index, question JSON)`` for the solver rows, used
-            in order and cycled (instead of the buffer and DGE sampling).
+        questions: a fixed question set ``(scene name, question JSON)`` for the solver rows, used
+            in order and cycled.
     """
 
-    def __init__(
-        self, source: SceneSource, scheduler: UniformScheduler, *, seed: int = 0, image_size: int = 224, buffer_size: int = 512,
-        roles: Sequence[str] = ("questioner", "solver"), questions: Sequence[tuple[int, str]] | None = None,
-    ):
-        self.source, self.scheduler, self.seed, self.image_size = source, scheduler, int(seed), int(image_size)
+    def __init__(self, round: Round, scheduler: UniformScheduler, *, seed: int = 0,
+                 roles: Sequence[str] = ("questioner", "solver"), questions: Sequence[tuple[str, str]] | None = None):
+        self.round, self.scheduler, self.seed = round, scheduler, int(seed)
         bad = [r for r in roles if r not in ("questioner", "solver")]
         if not roles or bad:
             raise SpatialEvoError(f"roles must be a non-empty list of 'questioner' / 'solver', got {list(roles)}")
         self.roles = tuple(roles)
         self.questions = list(questions) if questions else None
-        self.buffer: deque[tuple[int, str]] = deque(maxlen=buffer_size)
+        #: questions the questioner asked: (scene, question JSON, frames, step asked), oldest first
+        self.buffer: list[tuple[str, str, tuple[str, ...], int]] = []
+        self.step = 0  #: steps completed (:meth:`advance` calls)
         self.position = 0
         self.dge_seconds = 0.0  #: time spent sampling DGE questions for rows, for benchmarks
-        self._dges: dict[int, DGE] = {}
-        self._images: dict[tuple[int, str], Any] = {}
-        self.usable = [i for i in range(len(source)) if self._scene(i) is not None and self._scene(i).frames]
+        self.usable = [n for n in round.names if round.cache.entry(n) is not None and round.scene(n).frames]
         if not self.usable:
             raise SpatialEvoError("no scene with camera frames to train on")
-
-    # -- scenes ---------------------------------------------------------------------------------
-    def _scene(self, i: int):  # noqa: ANN202
-        return self.source.get(i)
-
-    def dge(self, scene: int) -> DGE:
-        d = self._dges.get(scene)
-        if d is None:
-            d = self._dges[scene] = DGE(self.source.get(scene))
-        return d
-
-    def image(self, scene: int, frame_id: str):  # noqa: ANN201
-        """The frame's RGB as a square PIL image of ``image_size`` pixels (cached)."""
-        key = (scene, frame_id)
-        img = self._images.get(key)
-        if img is None:
-            from spatialevo.train.solver import frame_image
-
-            img = frame_image(self.source.get(scene), frame_id, self.image_size)
-            if len(self._images) < 4096:
-                self._images[key] = img
-        return img
-
-    def _frames_for(self, scene: int, task: str, rng: np.random.Generator) -> list[str]:
-        ids = [f.id for f in self.source.get(scene).frames]
-        n = max(1, TASKS[task].n_frames)
-        n = min(n, len(ids))
-        return [ids[i] for i in rng.choice(len(ids), size=n, replace=False)]
 
     # -- rows -----------------------------------------------------------------------------------
     def row(self, i: int) -> dict[str, Any]:
         """Row ``i`` given the current state."""
         rng = make_rng(self.seed, i)
         if self.roles[i % len(self.roles)] == "questioner":
-            return self._questioner_row(i, rng)
-        return self._solver_row(i, rng)
+            return self._pack(i, self._questioner_turn(rng))
+        turn, age = self._solver_turn(i, rng)
+        return self._pack(i, turn, age)
 
-    def _questioner_row(self, i: int, rng: np.random.Generator) -> dict[str, Any]:
+    def resolve(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``rows`` with every solver row rebuilt from the current state (the trainer calls this when
+        it generates, so the freshest questions are answered); rows of one GRPO group (same ``row``)
+        stay identical. Questioner rows and fixed-question rows are returned as they are."""
+        if self.questions:
+            return list(rows)
+        built: dict[int, dict[str, Any]] = {}
+        out = []
+        for r in rows:
+            if r.get("role") != "solver":
+                out.append(r)
+                continue
+            i = int(r["row"])
+            if i not in built:
+                built[i] = self.row(i)
+            out.append(built[i])
+        return out
+
+    def _usable_scene(self, rng: np.random.Generator) -> str:
+        return self.usable[int(rng.integers(len(self.usable)))]
+
+    def _questioner_turn(self, rng: np.random.Generator) -> Turn:
         task = self.scheduler.sample(rng)
-        scene = self.usable[int(rng.integers(len(self.usable)))]
-        frames = self._frames_for(scene, task, rng)
-        labels = sorted(set(self.dge(scene).index.labels))
-        text = questioner_prompt(task, labels, len(frames))
-        return self._pack(i, "questioner", scene, task, frames, "", text)
+        last: Exception | None = None
+        for _ in range(16):
+            try:
+                return self.round.questioner_turn(self._usable_scene(rng), task, rng)
+            except SpatialEvoError as exc:  # no valid question of an image task in that scene
+                last = exc
+        raise SpatialEvoError(f"no scene has a valid {task} question to show the questioner ({last})")
 
-    def _solver_row(self, i: int, rng: np.random.Generator) -> dict[str, Any]:
-        q: Question | None = None
-        scene = -1
-        if self.questions:  # the n-th solver row takes question n
-            n = (i // len(self.roles)) * self.roles.count("solver") + self.roles[: i % len(self.roles)].count("solver")
+    def _solver_ordinal(self, i: int) -> int:
+        """How many solver rows come before row ``i``."""
+        n = len(self.roles)
+        return (i // n) * self.roles.count("solver") + self.roles[: i % n].count("solver")
+
+    def fresh(self) -> list[tuple[str, str, tuple[str, ...], int]]:
+        """The questioner's questions young enough for the solver, newest first."""
+        oldest = self.step - self.round.config.max_question_age
+        return [b for b in reversed(self.buffer) if b[3] >= oldest]
+
+    def _solver_turn(self, i: int, rng: np.random.Generator) -> tuple[Turn, int]:
+        n = self._solver_ordinal(i)
+        if self.questions:
             scene, qjson = self.questions[n % len(self.questions)]
-            q = Question.from_json(qjson)
-        while self.buffer and q is None:
-            scene, qjson = self.buffer.popleft()
-            q = Question.from_json(qjson)
-        if q is None:
-            task = self.scheduler.sample(rng)
-            t0 = time.perf_counter()
-            order = rng.permutation(len(self.usable))
-            for j in order:
-                scene = self.usable[int(j)]
-                try:
-                    q = self.dge(scene).sample(task, rng, max_tries=2000)
-                    break
-                except NoValidQuestionError:
-                    continue
-            self.dge_seconds += time.perf_counter() - t0
-            if q is None:
-                raise SpatialEvoError(f"no scene has a valid {task} question")
-        frames = list(q.frames) or self._frames_for(scene, q.task, rng)
-        try:
-            qtext = render(q, rng=rng)
-        except TemplateError:
-            qtext = q.to_json()
-        return self._pack(i, "solver", scene, q.task, frames, q.to_json(), solver_prompt(qtext, len(frames)))
+            return self.round.solver_turn(scene, Question.from_json(qjson), kind="given"), -1
+        if rng.random() < self.round.config.invalid_rate:
+            turn = self._sampled(rng, invalid=True)
+            if turn is not None:
+                return turn, -1
+        fresh = self.fresh()
+        if fresh:
+            scene, qjson, frames, asked = fresh[n % len(fresh)]
+            return self.round.solver_turn(scene, Question.from_json(qjson), frames=frames, kind="asked"), self.step - asked
+        turn = self._sampled(rng, invalid=False)
+        if turn is None:
+            raise SpatialEvoError("no scene has a valid question of the scheduled tasks")
+        return turn, -1
 
-    def _pack(self, i: int, role: str, scene: int, task: str, frames: Sequence[str], question: str, text: str) -> dict[str, Any]:
+    def _sampled(self, rng: np.random.Generator, *, invalid: bool) -> Turn | None:
+        """A solver turn with a DGE-sampled question (valid, or invalid for its evidence) of a scheduled task."""
+        task = self.scheduler.sample(rng)
+        for j in rng.permutation(len(self.usable))[:16]:
+            scene = self.usable[int(j)]
+            t0 = time.perf_counter()
+            q = self.round.sample(scene, task, rng, valid=not invalid)
+            self.dge_seconds += time.perf_counter() - t0
+            if q is not None:
+                return self.round.solver_turn(scene, q, kind="invalid" if invalid else "sampled")
+        return None
+
+    def _pack(self, i: int, turn: Turn, age: int = -1) -> dict[str, Any]:
+        from PIL import Image
+
+        scene = self.round.scene(turn.scene)
         return {
-            "prompt": [{"role": "user", "content": text}],
-            "images": [self.image(scene, f) for f in frames],
-            "role": role,
-            "scene": scene,
-            "task": task,
-            "frames": json.dumps(list(frames)),
-            "question": question,
+            "prompt": [{"role": "user", "content": turn.prompt}],
+            "images": [Image.fromarray(np.asarray(img)) for img in turn.images],
+            "role": turn.role,
+            "scene": turn.scene,
+            "task": turn.task,
+            "frames": json.dumps(list(turn.frames)),
+            "question": turn.question.to_json() if turn.question is not None else "",
+            "kind": turn.kind,
+            "age": int(age),
             "row": i,
             # camera-to-world of the shown frames (world, metres), row-major 4x4: pose-head targets
-            "poses": json.dumps([self.source.get(scene).frame(f).T_wc.reshape(-1).tolist() for f in frames]),
+            "poses": json.dumps([scene.frame(f).T_wc.reshape(-1).tolist() for f in turn.frames]),
         }
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -160,19 +183,32 @@ class SelfPlayStream:
             yield self.row(i)
 
     # -- state ----------------------------------------------------------------------------------
-    def add_questions(self, items: Sequence[tuple[int, str]]) -> None:
-        """Queue validated questions ``(scene index, question JSON)`` for solver rows (call with the
-        same, rank-gathered list on every rank)."""
-        for scene, qjson in items:
-            self.buffer.append((int(scene), str(qjson)))
+    def advance(self, questions: Sequence[tuple[str, str, Sequence[str]]] = (), scores: Sequence[tuple[str, float]] = ()) -> None:
+        """End a step (call with the same, rank-gathered lists on every rank): queue the questions the
+        questioner asked ``(scene, question JSON, shown frames)`` for the next solver rows, update the
+        scheduler with the solver ``(task, score)`` pairs, drop questions past the age limit, and
+        forget the step's stored verdicts."""
+        for scene, qjson, frames in questions:
+            self.buffer.append((str(scene), str(qjson), tuple(str(f) for f in frames), self.step))
+        for task, score in scores:
+            if task in TASKS:
+                self.scheduler.update(task, float(score))
+        self.step += 1
+        oldest = self.step - self.round.config.max_question_age
+        self.buffer = [b for b in self.buffer if b[3] >= oldest][-BUFFER_SIZE:]
+        self.round.new_step()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"position": self.position, "buffer": list(self.buffer), "scheduler": self.scheduler.state_dict(), "seed": self.seed}
+        return {"position": self.position, "step": self.step, "buffer": [[s, q, list(f), a] for s, q, f, a in self.buffer],
+                "scheduler": self.scheduler.state_dict(), "seed": self.seed}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if int(state.get("seed", self.seed)) != self.seed:
             raise SpatialEvoError(f"checkpoint stream seed {state.get('seed')} differs from the config's seed {self.seed}")
         self.position = int(state["position"])
-        self.buffer.clear()
-        self.add_questions([tuple(x) for x in state["buffer"]])
+        self.step = int(state.get("step", 0))
+        try:
+            self.buffer = [(str(s), str(q), tuple(str(x) for x in f), int(a)) for s, q, f, a in state["buffer"]]
+        except (TypeError, ValueError):
+            raise SpatialEvoError("the checkpoint's question buffer is from an older spatialevo version; start a new output_dir") from None
         self.scheduler.load_state_dict(state["scheduler"])

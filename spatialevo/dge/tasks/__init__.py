@@ -14,7 +14,7 @@ from spatialevo.dge.tasks.object_size import ObjectSize
 from spatialevo.dge.tasks.position_cam_cam import PositionCamCam
 from spatialevo.dge.tasks.position_cam_obj import PositionCamObj
 from spatialevo.dge.tasks.position_cam_reg import PositionCamReg
-from spatialevo.dge.tasks.relative_direction import RelativeDirection
+from spatialevo.dge.tasks.relative_direction_hard import RelativeDirection
 from spatialevo.dge.tasks.relative_distance import RelativeDistance
 from spatialevo.dge.tasks.room_size import RoomSize
 from spatialevo.dge.tasks.single_image_relative_direction import SingleImageRelativeDirection

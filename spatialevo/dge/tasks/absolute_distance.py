@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
@@ -21,7 +21,7 @@ class AbsoluteDistanceConfig:
         relative accuracy cannot score): below it the question is ``too_close``.
     """
 
-    min_distance_m: float = 0.1
+    min_distance_m: float = field(default=0.1, metadata={"positive": True})  # > 0 (checked by spec.build_config)
 
 
 class AbsoluteDistance(Task):
@@ -53,7 +53,7 @@ class AbsoluteDistance(Task):
         return (Question(self.name, pair) for pair in combinations(unique_labels(index), 2))
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
-        labels = sorted(index.by_label)
+        labels = index.label_list
         if len(labels) < 2:
-            return Question(self.name, tuple(labels * 2))
-        return Question(self.name, tuple(pick(rng, labels, 2)))
+            return Question.trusted(self.name, tuple(labels * 2))
+        return Question.trusted(self.name, tuple(pick(rng, labels, 2)))

@@ -9,7 +9,7 @@ import numpy as np
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.tasks.base import Resolved, Task
-from spatialevo.dge.tasks.common import draw_image_question
+from spatialevo.dge.tasks.image_rules import draw_image_question
 from spatialevo.dge.verdict import Reason, Verdict
 
 

@@ -23,8 +23,12 @@ repeated frame ``same_object``); then each label in question order (``label_abse
 ``ambiguous_label`` — or, in single-image tasks, ``ambiguous_label`` / ``not_visible`` in the
 frame); then distinctness on the *resolved* objects: two references that share an instance
 (``"sofa"`` and ``"sofa#3"`` for the only sofa, a label given twice) are ``same_object``; then
-image-pair visibility (``not_visible``); then the task's own reasons. The first failing rule
-decides the reason.
+image-pair visibility (``not_visible``); then the task's own reasons; then, when the question is
+judged for the evidence shown with it (``shown``: the frame ids a role sees, SPEC §7), the evidence
+rule (``not_in_evidence``): an image task's frames must be among the shown ones, and every instance
+a scene task's references resolve to (every instance of a counted label, of a relative_distance
+candidate category) must be visible (fraction ≥ :data:`EVIDENCE_MIN_VISIBLE`) in at least one shown
+frame. The first failing rule decides the reason.
 
 :meth:`Task.canonical` gives a question's canonical form (SPEC §8): every reference resolved to
 its instance (``"label#id"``; where a position names a category — counting, a relative_distance
@@ -42,7 +46,7 @@ could tell them apart, so the question is ``ambiguous_label``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -56,6 +60,8 @@ from spatialevo.errors import SpatialEvoError
 
 #: candidate questions :meth:`Task.feasible` evaluates at most before it leaves the decision to sampling
 FEASIBILITY_BUDGET = 4000
+#: smallest visible fraction (in at least one shown frame) of an object a question names (SPEC §7)
+EVIDENCE_MIN_VISIBLE = 0.05
 #: valid candidates kept per scene and task, the fallback of :meth:`Task.sample`
 _KEEP_VALID = 64
 
@@ -101,6 +107,8 @@ class Task:
     symmetric: ClassVar[slice | None] = None
     #: image-pair tasks whose answer does not depend on the order of the two frames (sorted in :meth:`canonical`)
     frames_symmetric: ClassVar[bool] = False
+    #: the fixed options every answer is one of, which generated data is balanced over (``None``: open answers)
+    answer_options: ClassVar[tuple[str, ...] | None] = None
     config_cls: ClassVar[type]
 
     def __init__(self, config: Any = None):
@@ -123,6 +131,25 @@ class Task:
         """Multiple-choice options of a question (``None`` for open answers)."""
         return None
 
+    # -- a guess in the answer format (scripted agents, baselines) ------------------------------
+    #: log-uniform ranges of a random numeric guess per unit
+    GUESS_RANGES: ClassVar[dict[str, tuple[float, float]]] = {"m": (0.1, 10.0), "cm": (5.0, 300.0), "m2": (5.0, 80.0)}
+
+    @classmethod
+    def random_answer(cls, verdict: Verdict, rng: np.random.Generator) -> str:
+        """A uniformly random answer in the format of this task's (valid) verdict: one of its
+        options, an integer 1–5, a log-uniform number in the unit's :data:`GUESS_RANGES`; direction
+        tasks override it. The scripted :class:`~spatialevo.selfplay.agents.RandomAnswerer` uses it."""
+        if verdict.options:
+            return verdict.options[int(rng.integers(len(verdict.options)))]
+        if cls.answer_kind == "integer":
+            return str(int(rng.integers(1, 6)))
+        if cls.answer_kind == "number":
+            lo, hi = cls.GUESS_RANGES.get(cls.unit or "m", (0.1, 10.0))
+            value = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+            return str(int(round(value))) if cls.unit == "cm" else f"{value:.1f}"
+        return "unknown"
+
     # -- verdict helpers ------------------------------------------------------------------------
     def ok(self, answer: Any, text: str, evidence: dict[str, Any], options: tuple[str, ...] | None = None) -> Verdict:
         return Verdict(
@@ -133,20 +160,47 @@ class Task:
         return Verdict(False, reason, message, None, "", None, dict(evidence or {}), self.name, self.answer_kind, self.unit)
 
     # -- evaluation -----------------------------------------------------------------------------
-    def evaluate(self, index: SceneIndex, q: Question) -> Verdict:
-        """Apply the shared rules, then the task's rule (see module docstring)."""
-        return self._verdict(index, q, self.resolve(index, q))
+    def evaluate(self, index: SceneIndex, q: Question, shown: Sequence[str] | None = None, min_visible: float = EVIDENCE_MIN_VISIBLE) -> Verdict:
+        """Apply the shared rules, then the task's rule, then (with ``shown``) the evidence rule
+        (see module docstring)."""
+        return self._verdict(index, q, self.resolve(index, q), shown, min_visible)
 
-    def judge(self, index: SceneIndex, q: Question) -> tuple[Verdict, Question | None]:
-        """``(verdict, canonical form)`` of a question, resolving its references once; the canonical
-        form only for a valid question (``None`` otherwise: :meth:`canonical` gives it)."""
+    def judge(self, index: SceneIndex, q: Question, shown: Sequence[str] | None = None,
+              min_visible: float = EVIDENCE_MIN_VISIBLE) -> tuple[Verdict, Question | None]:
+        """``(verdict, canonical form)`` of a question, resolving its references once (``shown``:
+        as in :meth:`evaluate`); the canonical form only for a valid question (``None`` otherwise:
+        :meth:`canonical` gives it)."""
         r = self.resolve(index, q)
-        v = self._verdict(index, q, r)
+        v = self._verdict(index, q, r, shown, min_visible)
         return v, self._canonical(index, q, r) if v.valid else None
 
-    def _verdict(self, index: SceneIndex, q: Question, r: Resolved | Verdict) -> Verdict:
+    def _verdict(self, index: SceneIndex, q: Question, r: Resolved | Verdict, shown: Sequence[str] | None = None,
+                 min_visible: float = EVIDENCE_MIN_VISIBLE) -> Verdict:
         if isinstance(r, Verdict):
             return r
+        v = self._task_verdict(index, q, r)
+        return v if shown is None or not v.valid else self._in_evidence(index, q, r, shown, min_visible, v)
+
+    def _in_evidence(self, index: SceneIndex, q: Question, r: Resolved, shown: Sequence[str], min_visible: float, v: Verdict) -> Verdict:
+        """The evidence rule (SPEC §7): an image task's frames must be shown; every instance a scene
+        task's references resolve to (all instances of a counted label or of a relative_distance
+        candidate category) must be visible, fraction ≥ ``min_visible``, in at least one shown frame."""
+        missing = [f for f in q.frames if f not in shown]
+        if missing:
+            return self.bad(Reason.NOT_IN_EVIDENCE, f"frame {missing[0]!r} is not among the shown frames", {"frame": missing[0]})
+        if self.scope != "scene" or not r.objects:
+            return v
+        seen = index.seen(shown)
+        for lab, inst in zip(r.labels, r.objects):
+            hidden = [i for i in inst if seen[i] < min_visible]
+            if hidden:
+                ref = index.scene.objects[hidden[0]].ref
+                return self.bad(Reason.NOT_IN_EVIDENCE, f"{ref} ({lab}) is not visible in any of the {len(shown)} shown frame(s) "
+                                f"(best visible fraction {float(seen[hidden[0]]):.2f} < {min_visible:g})",
+                                {"object": ref, "visible": round(float(seen[hidden[0]]), 4), "hidden": len(hidden)})
+        return v
+
+    def _task_verdict(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
         v = self.check(index, q, r)
         if v.valid and v.options and _read_alike(tuple(v.options)):
             # e.g. labels "trash-bin" and "trash bin", or a label "tie" beside the option "same": no answer could tell them apart
@@ -238,7 +292,9 @@ class Task:
             frames, params = frames[::-1], {**params, "reference": 1}
         if self.frames_symmetric:
             frames = tuple(sorted(frames))
-        return Question(self.name, tuple(objects), frames, params)
+        if isinstance(r, Verdict):  # the references as written (normalised where they could be): checked
+            return Question(self.name, tuple(objects), frames, params)
+        return Question.trusted(self.name, tuple(objects), frames, params)  # resolved references and params
 
     def _canonical_ref(self, index: SceneIndex, pos: int, label: str, inst: list[int]) -> str:
         """Canonical text of one resolved reference: ``"label#id"`` for a position naming one object;
@@ -396,16 +452,23 @@ def _shared_instance(objects: list[list[int]]) -> tuple[int, int, int] | None:
     return None
 
 
+def randint(rng: np.random.Generator, n: int) -> int:
+    """A uniform integer in ``[0, n)`` from one ``rng.random()`` (about 3× faster than
+    ``rng.integers(n)`` per call, which the draws of dataset generation make millions of; the
+    bias, below ``n / 2**53``, is far beneath any count of draws)."""
+    return min(int(rng.random() * n), n - 1)
+
+
 def pick(rng: np.random.Generator, items: list[Any] | tuple[Any, ...], k: int = 1) -> list[Any]:
     """``k`` distinct items drawn uniformly without replacement, in draw order (uniform over ordered k-subsets)."""
     n = len(items)
     if k > n:
         raise ValueError(f"cannot pick {k} distinct items from {n}")
     if k == 1:
-        return [items[int(rng.integers(n))]]
+        return [items[randint(rng, n)]]
     chosen: list[int] = []
     while len(chosen) < k:
-        i = int(rng.integers(n))
+        i = randint(rng, n)
         if i not in chosen:
             chosen.append(i)
     return [items[i] for i in chosen]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -10,7 +10,7 @@ from spatialevo.dge.geometry import point_box_distance
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.tasks.base import ImageConfig, Resolved, Task, fmt1, round1
-from spatialevo.dge.tasks.common import draw_image_question
+from spatialevo.dge.tasks.image_rules import draw_image_question
 from spatialevo.dge.verdict import Reason, Verdict
 
 
@@ -20,7 +20,7 @@ class DistanceCamObjConfig(ImageConfig):
     min_distance_m: the rounded answer must be at least this, else ``too_close``.
     """
 
-    min_distance_m: float = 0.1
+    min_distance_m: float = field(default=0.1, metadata={"positive": True})  # > 0 (checked by spec.build_config)
 
 
 class DistanceCamObj(Task):

@@ -10,8 +10,10 @@ import numpy as np
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.tasks.base import Resolved, Task
-from spatialevo.dge.tasks.common import draw_image_question, frame_pair_candidates, reference_pair
+from spatialevo.dge.tasks.image_rules import draw_image_question, frame_pair_candidates, reference_pair
 from spatialevo.dge.verdict import Reason, Verdict
+
+OPTIONS = ("higher", "lower")
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,11 @@ class ElevationCamCam(Task):
     answer_kind = "choice"
     n_frames = 2
     param_space = {"reference": ((1, 2), 1)}
+    answer_options = OPTIONS
     config_cls = ElevationConfig
 
     def options_for(self, q: Question, r: Resolved) -> tuple[str, ...]:
-        return ("higher", "lower")
+        return OPTIONS
 
     def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
         T_ref, T_other, ref = reference_pair(index, r)
@@ -44,7 +47,7 @@ class ElevationCamCam(Task):
         if abs(dz) < self.config.min_height_difference_m:
             return self.bad(Reason.NO_HEIGHT_DIFFERENCE, f"the cameras' heights differ by {dz:+.3f} m only", ev)
         ans = "higher" if dz > 0 else "lower"
-        return self.ok(ans, ans, ev, ("higher", "lower"))
+        return self.ok(ans, ans, ev, OPTIONS)
 
     def candidates(self, index: SceneIndex) -> Iterator[Question]:
         return frame_pair_candidates(self, index)

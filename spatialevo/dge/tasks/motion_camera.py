@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -11,7 +11,13 @@ from spatialevo.dge.geometry import camera_heading, vector_angle
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.tasks.base import Resolved, Task
-from spatialevo.dge.tasks.common import compound_direction, draw_image_question, frame_pair_candidates, reference_pair
+from spatialevo.dge.tasks.image_rules import (
+    compound_direction,
+    draw_image_question,
+    frame_pair_candidates,
+    random_components,
+    reference_pair,
+)
 from spatialevo.dge.verdict import Reason, Verdict
 
 
@@ -26,7 +32,7 @@ class MotionCameraConfig:
     min_heading_cos: both cameras need cos(pitch) at least this for the yaw rule.
     """
 
-    min_translation_m: float = 0.3
+    min_translation_m: float = field(default=0.3, metadata={"positive": True})  # > 0 (checked by spec.build_config)
     translation_margin_m: float = 0.05
     component_ratio: float = 0.5
     ratio_margin: float = 0.1
@@ -47,6 +53,13 @@ class MotionCamera(Task):
     name = "motion_camera"
     scope = "image_pair"
     answer_kind = "direction"
+
+    @classmethod
+    def random_answer(cls, verdict: Verdict, rng: np.random.Generator) -> str:
+        """A turn (one time in five) or a random compound direction."""
+        if rng.random() < 0.2:
+            return ("turn-left", "turn-right")[int(rng.integers(2))]
+        return random_components(rng)
     n_frames = 2
     param_space = {"reference": ((1, 2), 1)}
     config_cls = MotionCameraConfig

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +19,7 @@ class ObjectCountingConfig:
     min_count: smallest count asked (public benchmarks ask only for categories with >= 2).
     """
 
-    min_count: int = 1
+    min_count: int = field(default=1, metadata={"positive": True})  # > 0 (checked by spec.build_config)
 
 
 class ObjectCounting(Task):
@@ -58,4 +58,4 @@ class ObjectCounting(Task):
         return (Question(self.name, (lab,)) for lab, inst in sorted(index.by_label.items()) if len(inst) >= self.config.min_count)
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
-        return Question(self.name, tuple(pick(rng, sorted(index.by_label))))
+        return Question.trusted(self.name, tuple(pick(rng, index.label_list)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +19,7 @@ class ObjectSizeConfig:
     min_size_cm: smallest answer asked (a degenerate box below it is ``too_close`` to zero).
     """
 
-    min_size_cm: int = 1
+    min_size_cm: int = field(default=1, metadata={"positive": True})  # > 0 (checked by spec.build_config)
 
 
 class ObjectSize(Task):
@@ -46,4 +46,4 @@ class ObjectSize(Task):
         return (Question(self.name, (lab,)) for lab in unique_labels(index))
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
-        return Question(self.name, tuple(pick(rng, sorted(index.by_label))))
+        return Question.trusted(self.name, tuple(pick(rng, index.label_list)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from spatialevo.dge.geometry import DIRECTIONS_8
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.tasks.base import Resolved, Task
-from spatialevo.dge.tasks.common import draw_image_question, frame_pair_candidates, position_verdict, reference_pair
+from spatialevo.dge.tasks.image_rules import draw_image_question, frame_pair_candidates, position_verdict, reference_pair
 from spatialevo.dge.verdict import Verdict
 
 
@@ -25,7 +25,7 @@ class PositionConfig:
     """
 
     boundary_margin_deg: float = 10.0
-    min_separation_m: float = 0.3
+    min_separation_m: float = field(default=0.3, metadata={"positive": True})  # > 0 (checked by spec.build_config)
     min_heading_cos: float = 0.2
     min_visible: float = 0.1
 
@@ -38,6 +38,7 @@ class PositionTask(Task):
     answer_kind = "choice"
     n_frames = 2
     param_space = {"reference": ((1, 2), 1)}
+    answer_options = DIRECTIONS_8
     config_cls = PositionConfig
 
     def options_for(self, q: Question, r: Resolved) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ import numpy as np
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.tasks.base import Resolved
-from spatialevo.dge.tasks.common import draw_image_question, position_verdict, reference_pair
+from spatialevo.dge.tasks.image_rules import draw_image_question, position_verdict, reference_pair
 from spatialevo.dge.tasks.position_cam_cam import PositionTask
 from spatialevo.dge.verdict import Verdict
 

@@ -6,8 +6,8 @@ import numpy as np
 
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
-from spatialevo.dge.tasks.base import Resolved
-from spatialevo.dge.tasks.common import draw_image_question, position_verdict, reference_pair
+from spatialevo.dge.tasks.base import Resolved, randint
+from spatialevo.dge.tasks.image_rules import draw_image_question, position_verdict, reference_pair
 from spatialevo.dge.tasks.position_cam_cam import PositionTask
 from spatialevo.dge.verdict import Verdict
 
@@ -33,4 +33,4 @@ class PositionCamReg(PositionTask):
         return position_verdict(self, T_ref, centroid, what, {"reference": ref, "region_centroid": centroid.tolist()})
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
-        return draw_image_question(self, index, rng, int(rng.integers(1, 5)))
+        return draw_image_question(self, index, rng, 1 + randint(rng, 4))

@@ -9,7 +9,7 @@ import numpy as np
 
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
-from spatialevo.dge.tasks.base import Resolved, Task, pick, unique_labels
+from spatialevo.dge.tasks.base import Resolved, Task, pick, randint, unique_labels
 from spatialevo.dge.verdict import Reason, Verdict
 
 
@@ -61,7 +61,7 @@ class RelativeDistance(Task):
         anchor is (a valid question's best and runner-up candidates form a valid pair)."""
         for anchor in unique_labels(index):
             a = index.by_label[anchor][0]
-            others = [lab for lab in sorted(index.by_label) if lab != anchor]
+            others = [lab for lab in index.label_list if lab != anchor]
             if len(others) < 2:
                 continue
             d = np.array([index.distances[a, index.by_label[lab]].min() for lab in others])
@@ -70,7 +70,7 @@ class RelativeDistance(Task):
                 yield Question(self.name, (anchor, others[near], others[far]))
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
-        labels = sorted(index.by_label)
-        k = int(rng.integers(2, 5))
+        labels = index.label_list
+        k = 2 + randint(rng, 3)
         k = max(1, min(k, len(labels) - 1))
-        return Question(self.name, tuple(pick(rng, labels, k + 1)) if len(labels) >= 2 else tuple(labels))
+        return Question.trusted(self.name, tuple(pick(rng, labels, k + 1)) if len(labels) >= 2 else tuple(labels))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.tasks.base import ImageConfig, Resolved, Task
-from spatialevo.dge.tasks.common import compound_direction, draw_image_question
+from spatialevo.dge.tasks.image_rules import compound_direction, draw_image_question, random_components
 from spatialevo.dge.verdict import Reason, Verdict
 
 
@@ -21,7 +21,7 @@ class SingleImageRelativeDirectionConfig(ImageConfig):
     ratio_margin: ``near_boundary`` when a component's ratio is within this of ``component_ratio``.
     """
 
-    min_separation_m: float = 0.3
+    min_separation_m: float = field(default=0.3, metadata={"positive": True})  # > 0 (checked by spec.build_config)
     component_ratio: float = 0.5
     ratio_margin: float = 0.1
 
@@ -38,6 +38,11 @@ class SingleImageRelativeDirection(Task):
     name = "single_image_relative_direction"
     scope = "single_image"
     answer_kind = "direction"
+
+    @classmethod
+    def random_answer(cls, verdict: Verdict, rng: np.random.Generator) -> str:
+        """A random compound direction (:func:`~spatialevo.dge.tasks.image_rules.random_components`)."""
+        return random_components(rng)
     n_objects = (2, 2)
     n_frames = 1
     config_cls = SingleImageRelativeDirectionConfig

@@ -9,7 +9,7 @@ import numpy as np
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.tasks.base import Resolved, Task
-from spatialevo.dge.tasks.common import draw_image_question
+from spatialevo.dge.tasks.image_rules import draw_image_question
 from spatialevo.dge.verdict import Reason, Verdict
 
 OPTIONS = ("image1", "image2", "same", "neither")
@@ -40,6 +40,7 @@ class VisibilityCompare(Task):
     n_objects = (1, 1)
     n_frames = 2
     needs_visibility = False
+    answer_options = OPTIONS
     config_cls = VisibilityCompareConfig
 
     def options_for(self, q: Question, r: Resolved) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""``spatialevo evolve``."""
+"""``spatialevo evolve``: the parser and what it runs (library code in :mod:`spatialevo.train`; the
+'train' extra is imported only when the command runs)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ model is refused.
 
 
 def add_parser(sub: Any) -> None:
+    """Register ``evolve`` on the top-level subparsers ``sub``."""
     p = sub.add_parser("evolve", help="self-evolution training of a VLM (questioner + solver, GRPO)", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Train one VLM as questioner and solver against the DGE with TRL's GRPOTrainer (see docs/training.md).")
@@ -28,6 +30,7 @@ def add_parser(sub: Any) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``evolve`` (a run config plus overrides)."""
     p.add_argument("--config", required=True, help="YAML run config (see configs/)")
     p.add_argument("--model", default=None, help="override: local checkpoint path, or 'tiny'")
     p.add_argument("--output-dir", default=None, help="override: output folder")
@@ -36,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: Any) -> int:
+    """Load the run config with the overrides and train (resuming when the output folder has checkpoints)."""
     from spatialevo.train.config import load_config
     from spatialevo.train.launcher import evolve
 

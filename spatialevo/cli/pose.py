@@ -1,4 +1,5 @@
-"""``spatialevo pose train`` and ``spatialevo pose eval``."""
+"""``spatialevo pose train`` and ``spatialevo pose eval``: the parsers and what each runs (library code in
+:mod:`spatialevo.pose`; torch is imported only when a command runs)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def _data(args: Any, size: tuple[int, int]) -> list:
         except ValueError:
             raise SpatialEvoError(f"--synthetic takes comma-separated seeds, got {args.synthetic!r}") from None
         return synthetic_pose_data(seeds, n_frames=args.frames, size=size)
-    from spatialevo.sources import make_source
+    from spatialevo.selfplay.sources import make_source
 
     source = make_source(args.scenes)
     out = []
@@ -66,6 +67,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def add_parser(sub: Any) -> None:
+    """Register ``pose`` and its subcommands on the top-level subparsers ``sub``."""
     pose = sub.add_parser("pose", help="multi-scene camera-pose regression (OFVL-MS style)",
                           description="Train and evaluate multi-scene camera-pose regressors (see docs/pose.md).")
     psub = pose.add_subparsers(dest="pose_command", required=True, metavar="{train,eval}")

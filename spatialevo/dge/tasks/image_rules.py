@@ -12,7 +12,7 @@ from spatialevo.dge.geometry import DIRECTIONS_8, camera_heading, direction_8way
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.scoring import COMPONENT_ORDER
-from spatialevo.dge.tasks.base import Resolved, Task, pick
+from spatialevo.dge.tasks.base import Resolved, Task, pick, randint
 from spatialevo.dge.verdict import Reason, Verdict
 
 #: camera-frame axes (OpenCV: x right, y down, z forward) → (negative name, positive name)
@@ -75,6 +75,20 @@ def join_components(parts: set[str] | frozenset[str]) -> str:
     return "-".join(p for p in COMPONENT_ORDER if p in parts)
 
 
+def random_components(rng: np.random.Generator) -> str:
+    """A random compound direction: each axis (up/down, front/back, left/right) one way, the other
+    or neither with probability 1/3 each, redrawn until at least one component is set."""
+    parts: set[str] = set()
+    while not parts:
+        for a, b in (("up", "down"), ("front", "back"), ("left", "right")):
+            r = rng.random()
+            if r < 1 / 3:
+                parts.add(a)
+            elif r < 2 / 3:
+                parts.add(b)
+    return join_components(parts)
+
+
 def frame_pair_candidates(task: Task, index: SceneIndex) -> Iterator[Question]:
     """Every ordered pair of distinct frames with ``reference`` 1 (the pair swapped with reference 2
     is the same question): the candidates of the camera-only image-pair tasks."""
@@ -83,7 +97,7 @@ def frame_pair_candidates(task: Task, index: SceneIndex) -> Iterator[Question]:
 
 def draw_frames(index: SceneIndex, rng: np.random.Generator, k: int) -> tuple[str, ...]:
     """``k`` distinct frame ids drawn uniformly (fewer frames than ``k``: all of them, repeated)."""
-    ids = list(index.frames)
+    ids = index.frame_ids
     if len(ids) < k:
         return tuple((ids * k)[:k]) if ids else tuple(["0"] * k)
     return tuple(pick(rng, ids, k))
@@ -91,7 +105,7 @@ def draw_frames(index: SceneIndex, rng: np.random.Generator, k: int) -> tuple[st
 
 def draw_labels(index: SceneIndex, rng: np.random.Generator, k: int) -> tuple[str, ...]:
     """``k`` distinct labels of the scene drawn uniformly (all of them when there are fewer)."""
-    labels = sorted(index.by_label)
+    labels = index.label_list
     return tuple(pick(rng, labels, min(k, len(labels)))) if labels else ("object",) * k
 
 
@@ -101,5 +115,5 @@ def draw_image_question(task: Task, index: SceneIndex, rng: np.random.Generator,
     labels = draw_labels(index, rng, n_labels) if n_labels else ()
     p = dict(params or {})
     for key, (allowed, _) in task.param_space.items():
-        p.setdefault(key, allowed[int(rng.integers(len(allowed)))])
-    return Question(task.name, labels, frames, p)
+        p.setdefault(key, allowed[randint(rng, len(allowed))])
+    return Question.trusted(task.name, labels, frames, p)

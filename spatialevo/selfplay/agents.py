@@ -17,38 +17,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from spatialevo.dge import DGE, Question, Verdict
-from spatialevo.dge.tasks.common import join_components
-
-_DIRECTION_AXES = (("up", "down"), ("front", "back"), ("left", "right"))
-#: log-uniform ranges of random numeric answers per unit
-_NUMBER_RANGES = {"m": (0.1, 10.0), "cm": (5.0, 300.0), "m2": (5.0, 80.0)}
+from spatialevo.dge import DGE, TASKS, Question, Verdict
 
 
 def random_answer_text(verdict: Verdict, rng: np.random.Generator) -> str:
-    """A uniformly random answer in the format of a (valid) verdict's task."""
-    if verdict.options:
-        return verdict.options[int(rng.integers(len(verdict.options)))]
-    kind = verdict.answer_kind
-    if kind == "integer":
-        return str(int(rng.integers(1, 6)))
-    if kind == "number":
-        lo, hi = _NUMBER_RANGES.get(verdict.unit or "m", (0.1, 10.0))
-        value = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-        return str(int(round(value))) if verdict.unit == "cm" else f"{value:.1f}"
-    if kind == "direction":
-        if verdict.task == "motion_camera" and rng.random() < 0.2:
-            return ("turn-left", "turn-right")[int(rng.integers(2))]
-        parts: set[str] = set()
-        while not parts:
-            for a, b in _DIRECTION_AXES:
-                r = rng.random()
-                if r < 1 / 3:
-                    parts.add(a)
-                elif r < 2 / 3:
-                    parts.add(b)
-        return join_components(parts)
-    return "unknown"
+    """A uniformly random answer in the format of a (valid) verdict's task (:meth:`Task.random_answer`)."""
+    return TASKS[verdict.task].random_answer(verdict, rng)
 
 
 def wrap(text: str) -> str:
@@ -112,8 +86,10 @@ class OracleQuestioner:
         self.rng = np.random.default_rng(seed)
 
     def propose(self, dge: DGE, task: str, frames: Sequence[str] | None = None, max_tries: int = 5000) -> str:
-        """JSON of a valid question of ``task``; with ``frames`` (the images shown), about those
-        images, written as image numbers 1, 2 (the last draw, possibly invalid, when none is found)."""
+        """JSON of a valid question of ``task``. With ``frames`` (the images shown: a questioner
+        turn's frames), a question valid for that evidence (SPEC §7): an image task's about those
+        images, written as image numbers 1, 2; a scene task's about objects visible in them (the
+        last draw, possibly invalid, when none is found)."""
         if not frames:
             return dge.sample(task, self.rng).to_json()
         t = dge.task(task)
@@ -121,9 +97,10 @@ class OracleQuestioner:
         q = None
         for _ in range(max_tries):
             d = t.draw(dge.index, self.rng)
-            q = Question(d.task, d.objects, tuple(frames[:n]), d.params)
-            if dge.evaluate(q).valid:
+            q = Question(d.task, d.objects, tuple(frames[:n]) if n else d.frames, d.params)
+            if dge.evaluate(q, shown=frames).valid:
                 break
         out = q.to_dict()
-        out["frames"] = list(range(1, n + 1))
+        if n:
+            out["frames"] = list(range(1, n + 1))
         return json.dumps(out)

@@ -1,4 +1,4 @@
-"""Scene sources for the environment and dataset generation: bundled, a folder, a list, synthetic.
+"""Scene sources of the self-play round: bundled, a folder, a list, synthetic.
 
 A source is a fixed, ordered list of scenes with **unique names** (the key of every per-scene
 cache, record id and image folder: two scans that share a ``scene_id`` or a file stem never mix).
@@ -83,6 +83,12 @@ class SceneSource:
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def set_cache_size(self, size: int) -> None:
+        """Keep at most ``size`` loaded scenes from now on (least recently used dropped first)."""
+        self._cache = max(1, int(size))
+        while len(self._loaded) > self._cache:
+            self._loaded.popitem(last=False)
 
     def index_by_id(self) -> dict[str, int]:
         """Scene name and scene id → index, for the scenes that load (a name wins over an id)."""

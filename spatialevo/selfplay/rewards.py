@@ -1,6 +1,6 @@
 """Rewards of the two roles (SPEC §6), from the DGE and the task scorers — no LLM judge.
 
-Questioner: ``novelty × (0.2·format + 0.5·valid + 0.3·task_match)``; format = the output is a
+Questioner: ``novelty × (0.2·format + 0.5·valid + 0.3·task_match)`` (:data:`QUESTIONER_WEIGHTS`); format = the output is a
 structured question at all, valid = the DGE judges it valid, task_match = it is of the scheduled
 task, novelty = 0.5 when the same question was already asked on the same scene within the last
 ``memory`` questions, else 1. "The same question" is decided on the canonical form
@@ -28,11 +28,31 @@ from typing import Any
 
 from spatialevo.dge import Question, Verdict
 from spatialevo.dge.scoring import answer_block, score, score_reason
-from spatialevo.prompts import MAX_OUTPUT_CHARS
+from spatialevo.selfplay.prompts import MAX_OUTPUT_CHARS
 
-W_FORMAT, W_VALID, W_MATCH = 0.2, 0.5, 0.3
+#: the questioner reward's parts and weights: reward = novelty × Σ weight · part (SPEC §6). A new
+#: part is one entry here plus its value in :func:`questioner_parts`; the env, the trainer's reward
+#: functions and GDPO's per-part split all read this table.
+QUESTIONER_WEIGHTS: dict[str, float] = {"format": 0.2, "valid": 0.5, "task_match": 0.3}
+W_FORMAT, W_VALID, W_MATCH = (QUESTIONER_WEIGHTS[k] for k in ("format", "valid", "task_match"))
 W_SOLVER_FORMAT, W_SOLVER_SCORE = 0.1, 0.9
 REPEAT_FACTOR = 0.5
+
+
+def questioner_parts(canonical: Question | None, verdict: Verdict | None, task: str, *, repeated: bool, trivial: bool = False,
+                     trivial_weight: float = 1.0) -> dict[str, float]:
+    """The parts of the questioner reward of one output: every key of :data:`QUESTIONER_WEIGHTS`,
+    plus ``novelty`` (1, or :data:`REPEAT_FACTOR` for a repeat; times ``trivial_weight`` for a valid
+    question with a trivial answer, e.g. a count below the round's ``counting_min``)."""
+    if canonical is None or verdict is None:
+        return {"format": 0.0, "valid": 0.0, "task_match": 0.0, "novelty": 0.0}
+    novelty = (REPEAT_FACTOR if repeated else 1.0) * (trivial_weight if trivial and verdict.valid else 1.0)
+    return {"format": 1.0, "valid": float(verdict.valid), "task_match": float(canonical.task == task), "novelty": novelty}
+
+
+def questioner_total(parts: dict[str, float]) -> float:
+    """``novelty × Σ weight · part`` over :data:`QUESTIONER_WEIGHTS`."""
+    return parts["novelty"] * sum(w * parts[k] for k, w in QUESTIONER_WEIGHTS.items())
 
 
 class QuestionerReward:
@@ -40,26 +60,30 @@ class QuestionerReward:
 
     Callers pass the question in its canonical form (``dge.canonical(question)``): the memory
     compares canonical JSON, so ``["TV"]``, ``["tv"]`` and ``["tv#13"]`` (the only tv) are one question.
+
+    Args:
+        memory: questions remembered (oldest dropped first).
+        trivial_weight: factor on the reward of a valid question with a trivial answer (the caller
+            says which are, :meth:`spatialevo.selfplay.Round.trivial`); 1 by default.
     """
 
-    def __init__(self, memory: int = 1000):
+    def __init__(self, memory: int = 1000, *, trivial_weight: float = 1.0):
         self.memory = int(memory)
+        self.trivial_weight = float(trivial_weight)
         self._seen: OrderedDict[tuple, None] = OrderedDict()
 
     def __call__(
-        self, scene_id: str, task: str, canonical: Question | None, verdict: Verdict | None, *, remember: bool = True
+        self, scene_id: str, task: str, canonical: Question | None, verdict: Verdict | None, *, remember: bool = True,
+        trivial: bool = False,
     ) -> tuple[float, dict[str, float]]:
         """``(reward, parts)`` of a question (its canonical form, ``None`` when the output was no
         question) on a scene; ``remember=False`` scores against the memory without adding the
         question (a batch scored alike in any order; add it later with :meth:`remember`)."""
-        if canonical is None or verdict is None:
-            return 0.0, {"format": 0.0, "valid": 0.0, "task_match": 0.0, "novelty": 0.0}
-        repeated = (str(scene_id), canonical.to_json()) in self._seen
-        if remember:
+        repeated = canonical is not None and (str(scene_id), canonical.to_json()) in self._seen
+        if remember and canonical is not None and verdict is not None:
             self.remember(scene_id, canonical)
-        parts = {"format": 1.0, "valid": float(verdict.valid), "task_match": float(canonical.task == task), "novelty": REPEAT_FACTOR if repeated else 1.0}
-        reward = parts["novelty"] * (W_FORMAT * parts["format"] + W_VALID * parts["valid"] + W_MATCH * parts["task_match"])
-        return reward, parts
+        parts = questioner_parts(canonical, verdict, task, repeated=repeated, trivial=trivial, trivial_weight=self.trivial_weight)
+        return questioner_total(parts), parts
 
     def remember(self, scene_id: str, question: Question | str) -> None:
         """Add a canonical question (or its JSON) asked on a scene to the memory (oldest dropped first)."""

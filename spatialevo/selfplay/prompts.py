@@ -12,6 +12,7 @@ from typing import Any
 
 from spatialevo.dge import TASKS, Question, QuestionFormatError, parse
 from spatialevo.safejson import MAX_DEPTH, loads
+from spatialevo.selfplay.evidence import Askable
 
 
 def _printable() -> str:
@@ -38,17 +39,27 @@ def sanitize(text: str, max_length: int) -> str:
     return out or " "
 
 
-def questioner_prompt(task: str, labels: Sequence[str], n_images: int) -> str:
-    """Instructions for the questioner: the scheduled task, what the images are, the JSON schema."""
+def questioner_prompt(task: str, askable: Askable, n_images: int) -> str:
+    """Instructions for the questioner: the scheduled task, what the images are, the labels it can
+    ask about in them (:func:`~spatialevo.selfplay.evidence.askable_labels`), the JSON schema."""
     cls = TASKS[task]
     lo, hi = cls.n_objects
     objs = "no objects" if hi == 0 else (f"{lo} object label(s)" if lo == hi else f"{lo} to {hi} object labels")
     frames = {0: "", 1: ' "frames": [1] refers to the image;', 2: ' "frames": [1, 2] refers to the first and second image;'}[cls.n_frames]
     params = "; ".join(f'"{k}" one of {list(v[0])} (default {v[1]!r})' for k, v in cls.param_space.items())
+    shown = f"You are shown {n_images} image(s) of the scene" + (" (frames of a video through the room, in order)." if cls.scope == "scene" and n_images > 2 else ".")
+    if hi == 0:
+        labels = ""
+    else:
+        what = {"count": "labels whose instances are all visible (at least two)", "nearest": "labels whose instances are all visible"}.get(
+            cls.label_rule, "labels of one visible object" if cls.scope == "single_image" else "labels of exactly one object in the scene")
+        labels = f" You can ask about these {what}: {', '.join(askable.unique) or 'none'}."
+        if askable.several:
+            labels += f" Also visible, not askable for this task: {', '.join(askable.several)}."
     return (
         "Role: questioner. Propose one spatial question about this scene that has a single exact answer.\n"
         f"Task category: {task} ({cls.scope.replace('_', ' ')} task, {objs}).\n"
-        f"You are shown {n_images} image(s) of the scene. Object categories in the scene: {', '.join(labels) or 'none'}.\n"
+        f"{shown}{labels}\n"
         'Write the question as JSON: {"task": "' + task + '", "objects": [...], "params": {...}}.'
         + frames
         + (f" params: {params}." if params else "")

@@ -1,4 +1,5 @@
-"""``spatialevo scene {generate,inspect,render,bundle}``."""
+"""``spatialevo scene {generate,inspect,render,bundle}``: the parsers and what each runs (library code in
+:mod:`spatialevo.scene`, :mod:`spatialevo.synthetic` and :mod:`spatialevo.bundled`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from spatialevo.errors import SpatialEvoError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``scene`` and its subcommands on the top-level subparsers ``sub``."""
     p = sub.add_parser(
         "scene",
         help="generate, inspect and render scenes",
@@ -116,32 +117,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_scene_frames(scene, out: Path, frames: list, desc: str = "render") -> dict:
-    """Render ``frames`` of ``scene`` into ``out`` (see ``scene render --help``); return visibility."""
-    from spatialevo.scene.imageio import write_png
-    from spatialevo.scene.render import render_frame
-    from spatialevo.scene.visibility import visible_fractions
-
-    for sub in ("rgb", "depth", "instance"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    vis: dict[str, dict[str, float]] = {}
-    for f in tqdm(frames, desc=desc, unit="frame"):
-        img = render_frame(scene, f)
-        write_png(out / "rgb" / f"{f.id}.png", img["rgb"])
-        write_png(out / "depth" / f"{f.id}.png", np.clip(np.round(img["depth"] * 1000), 0, 65535).astype(np.uint16))
-        tmp = out / "instance" / f"{f.id}.npy.tmp"
-        with open(tmp, "wb") as fh:
-            np.save(fh, img["instance"])
-        tmp.replace(out / "instance" / f"{f.id}.npy")
-        frac = visible_fractions(scene, f)
-        vis[f.id] = {o.ref: round(float(v), 4) for o, v in zip(scene.objects, frac) if v > 0}
-    tmp = out / "visibility.json.tmp"
-    tmp.write_text(json.dumps(vis, indent=1, sort_keys=True))
-    tmp.replace(out / "visibility.json")
-    return vis
-
-
 def cmd_render(args: argparse.Namespace) -> int:
+    from spatialevo.scene.export import render_scene_frames
     from spatialevo.scene.loaders import load_scene
 
     scene = load_scene(args.path)

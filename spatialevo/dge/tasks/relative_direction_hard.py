@@ -7,7 +7,7 @@ front-left / front-right / back-left / back-right.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import permutations
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from spatialevo.dge.geometry import signed_floor_angle
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
-from spatialevo.dge.tasks.base import Resolved, Task, pick, unique_labels
+from spatialevo.dge.tasks.base import Resolved, Task, pick, randint, unique_labels
 from spatialevo.dge.verdict import Reason, Verdict
 
 LEVEL_OPTIONS = {
@@ -35,7 +35,7 @@ class RelativeDirectionConfig:
     """
 
     boundary_margin_deg: float = 10.0
-    min_separation_m: float = 0.3
+    min_separation_m: float = field(default=0.3, metadata={"positive": True})  # > 0 (checked by spec.build_config)
 
 
 def direction_answer(theta: float, level: str) -> str:
@@ -96,7 +96,7 @@ class RelativeDirection(Task):
                 yield Question(self.name, triple, (), {"level": level})
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
-        labels = sorted(index.by_label)
-        level = ("easy", "medium", "hard")[int(rng.integers(3))]
+        labels = index.label_list
+        level = ("easy", "medium", "hard")[randint(rng, 3)]
         objs = tuple(pick(rng, labels, 3)) if len(labels) >= 3 else tuple(labels)
-        return Question(self.name, objs, (), {"level": level})
+        return Question.trusted(self.name, tuple(objs), (), {"level": level})

@@ -1,0 +1,84 @@
+"""``spatialevo generate``: the parser and what it runs (the library is :mod:`spatialevo.generate`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from spatialevo import generate as generation
+from spatialevo.dge import TASK_NAMES
+from spatialevo.errors import SpatialEvoError
+from spatialevo.generate import MAX_SEED, GenerateConfig, generate, merge, parse_shard, to_hf
+from spatialevo.selfplay import RoundConfig
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``generate`` on the top-level subparsers ``sub``."""
+    g = sub.add_parser(
+        "generate",
+        help="turn scenes into a verified QA dataset",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(generation.__doc__ or "").split("\n\n")[0] + "\n\nDeterministic per seed, sharded, resumable: rerun the same "
+        "command after a kill to finish; a rerun with other arguments into the same --out is refused. Runs sharing an --out are safe.",
+        epilog=(
+            "examples:\n"
+            "  spatialevo generate --out out/qa --per-task 100\n"
+            "  spatialevo generate --scenes path/to/scans --out out/qa --tasks object_size,room_size\n"
+            "  spatialevo generate --out out/qa --shard 0/4   # on machine 0 of 4; then: --merge-only\n"
+            "  spatialevo generate --out out/qa --merge-only --hf"
+        ),
+    )
+    g.add_argument("--out", required=True, help="output folder (records in data.jsonl, images/ beside)")
+    g.add_argument("--scenes", default="bundled", help="'bundled', 'synthetic' / 'synthetic:N', or a folder of scenes in any layout")
+    g.add_argument("--tasks", default=",".join(TASK_NAMES), help=f"comma-separated task names (default: all {len(TASK_NAMES)})")
+    g.add_argument("--per-task", type=int, default=50, help="questions per task and scene")
+    g.add_argument("--seed", type=int, default=0, help=f"0 … {MAX_SEED}")
+    g.add_argument("--shard", default="0/1", help="i/n: run chunk c when c %% n == i")
+    g.add_argument("--chunk", type=int, default=64, help="records per atomically written part file")
+    g.add_argument("--no-images", action="store_true", help="do not write frame images")
+    g.add_argument("--max-repeat-share", type=float, default=0.0,
+                   help="largest share of a scene-task's records that may repeat a question when the scene has fewer distinct "
+                        "ones than --per-task (default 0: never repeat; 1: always fill --per-task)")
+    g.add_argument("--clip-frames", type=int, default=16, help="frames shown with a scene task's question, uniform over the trajectory (default 16)")
+    g.add_argument("--max-pixels", type=int, default=224 * 224, help="pixel budget of each written image, aspect kept (default 50176 = 224x224)")
+    g.add_argument("--counting-min", type=int, default=2, help="count only labels with at least this many instances (default 2, as VSI-Bench)")
+    g.add_argument("--merge-only", action="store_true", help="only verify and merge finished parts into data.jsonl")
+    g.add_argument("--hf", action="store_true", help="also save a Hugging Face dataset to <out>/hf")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=_run)
+
+
+def _run(args: Any) -> int:
+    """Generate this shard's parts (unless ``--merge-only``), then, for an unsharded run or
+    ``--merge-only``, verify and merge them into ``data.jsonl`` (and the Hugging Face copy with ``--hf``)."""
+    if not args.out.strip():
+        raise SpatialEvoError("--out is empty")
+    out = Path(args.out)
+    shard = parse_shard(args.shard)
+    if not args.merge_only:
+        cfg = GenerateConfig(
+            out=out, scenes=args.scenes, tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),
+            per_task=args.per_task, seed=args.seed, shard=shard, chunk=args.chunk, images=not args.no_images,
+            max_repeat_share=args.max_repeat_share,
+            round=RoundConfig(clip_frames=args.clip_frames, max_pixels=args.max_pixels, counting_min=args.counting_min),
+        )
+        res = generate(cfg, progress=not args.quiet)
+        print(f"wrote {res['written']} records ({res['records']} in this shard's parts; {res['repeated']} reuse a question: "
+              f"the scene had fewer distinct ones); {res['no_question']} units without a valid question; "
+              f"{len(res['scenes_skipped'])} scene(s) skipped; {len(res['parts_regenerated'])} damaged part(s) regenerated")
+        for path, reason in res["scenes_skipped"]:
+            print(f"  skipped {path}: {reason}")
+        short = {t: n for t, n in res["short_scenes"].items() if n}
+        print("distinct questions per task: " + ", ".join(f"{t} {n}" for t, n in res["distinct"].items()))
+        if short:
+            print(f"  fewer distinct questions than --per-task {cfg.per_task} in: "
+                  + ", ".join(f"{t} ({n} scene(s))" for t, n in short.items())
+                  + f"; {res['capped']} record(s) not written rather than repeated (--max-repeat-share {cfg.max_repeat_share:g})")
+        if shard[1] > 1:
+            return 0
+    path = merge(out)
+    print(f"merged {path}")
+    if args.hf:
+        print(f"saved {to_hf(out)}")
+    return 0
