@@ -218,6 +218,8 @@ class SpatialEvoEnv(gym.Env):
                 raise ValueError("options['question'] needs mode 'solver' and options['scene']")
             q = options["question"]
             q = q if isinstance(q, Question) else Question.from_dict(q)
+            if q.task not in TASKS:
+                raise ValueError(f"options['question'] has an unknown task {q.task!r}; tasks: {list(TASK_NAMES)}")
             return self.round.solver_turn(name, q, images=self.images, box=box)
         for _ in range(64):
             scene, task = self.round.draw(rng, forced, self.scheduler) if name is None else (name, forced or self.scheduler.sample(rng))

@@ -30,10 +30,14 @@ Answers are balanced: for tasks with a fixed option list the pool holds up to
 ``ceil(per_task / |options|)`` questions per answer and is read round-robin over the answers, so
 unit ``k`` has answer ``k mod |options|`` whenever the scene has enough questions with each answer
 (answers a scene cannot produce are skipped). Pool entries are uniform draws from the task's valid
-questions with that answer. When a scene has fewer distinct valid questions than ``per_task`` (e.g.
-``room_size`` has one), the pool is reused from the start (``repeated`` in the returned counts).
-Images (the question's frames, or context frames for scene tasks) are written once per scene and
-frame as ``<out>/images/<scene>/<frame>.png``.
+questions with that answer, each valid for the frames its record shows (the self-play round's
+evidence: a scene task's clip, an image task's frames; counting only labels with at least
+``counting_min`` instances). When a scene has fewer distinct valid questions than ``per_task`` (e.g.
+``room_size`` has one), it gets fewer records: the pool is reused from the start only up to
+``max_repeat_share`` of the scene-task's records (default 0; ``repeated`` and ``capped`` in the
+returned counts, with the distinct questions per task, and a warning per task). Images (the
+record's frames, at the size the policy sees) are written once per scene and frame as
+``<out>/images/<scene>/<frame>.png``.
 """
 
 from __future__ import annotations

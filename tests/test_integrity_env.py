@@ -100,11 +100,14 @@ def test_reworded_repeats_earn_no_novelty_in_the_env():
     env = SpatialEvoEnv(mode="questioner", scenes=[analytic_scene()], task="object_size", images=False)
     novelty = []
     for text in ['{"task": "object_size", "objects": ["tv"]}', '{"task": "object_size", "objects": ["TV"]}',
-                 '{"task": "object_size", "objects": ["tv#5"]}', '{"task": "object_size", "objects": [" Tv "]}']:
+                 '{"task": "object_size", "objects": [" Tv "]}']:
         env.reset(seed=0)
         _, _, _, _, info = env.step(text)
         novelty.append(info["reward_parts"]["novelty"])
-    assert novelty == [1.0, 0.5, 0.5, 0.5]
+    assert novelty == [1.0, 0.5, 0.5]
+    env.reset(seed=0)  # an instance reference is refused: nothing shown tells which tv is #5
+    _, r, _, _, info = env.step('{"task": "object_size", "objects": ["tv#5"]}')
+    assert r == 0.0 and "instance reference" in info["error"]
 
 
 @pytest.mark.parametrize("text", ['{"a":' * 1300 + "1" + "}" * 1300, "[" * 8000, "{" * 8192])

@@ -36,12 +36,14 @@ def test_reworded_repeats_earn_no_novelty_across_steps(rewards):
     first, parts = _ask(rewards, '{"task": "object_size", "objects": ["tv"]}')
     assert parts["novelty"] == 1.0 and first == pytest.approx(1.0)
     rewards.flush()  # the step end: asked questions enter the novelty memory (canonical form)
-    for variant in ('["TV"]', '["tv#5"]', '[" Tv "]'):
+    for variant in ('["TV"]', '[" Tv "]'):
         _, parts = _ask(rewards, f'{{"task": "object_size", "objects": {variant}}}')
         assert parts["novelty"] == 0.5, variant
+    # an instance reference is refused: no image shows which "tv" is #5 (the DGE alone reads ids)
+    assert _ask(rewards, '{"task": "object_size", "objects": ["tv#5"]}') == (0.0, {"format": 0.0, "valid": 0.0, "task_match": 0.0, "novelty": 0.0, "informativeness": 0.0})
     _, parts = _ask(rewards, '{"task": "relative_direction_hard", "objects": ["sofa", "tv", "lamp"], "params": {"level": "hard"}}',
                     task="relative_direction_hard")
     rewards.flush()
-    _, again = _ask(rewards, '{"task": "relative_direction_hard", "objects": ["Sofa", "tv#5", "lamp"], "params": {"level": "HARD"}}',
+    _, again = _ask(rewards, '{"task": "relative_direction_hard", "objects": ["Sofa", "TV", "lamp"], "params": {"level": "HARD"}}',
                     task="relative_direction_hard")
     assert parts["novelty"] == 1.0 and again["novelty"] == 0.5

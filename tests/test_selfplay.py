@@ -18,7 +18,7 @@ from spatialevo.scene.model import Scene
 from spatialevo.scene.visibility import visible_fractions
 from spatialevo.selfplay import Round, RoundConfig
 from spatialevo.selfplay.curriculum import make_scheduler
-from spatialevo.selfplay.evidence import askable_labels, clip
+from spatialevo.selfplay.evidence import clip
 from spatialevo.selfplay.images import fit_size
 from spatialevo.selfplay.sources import SceneSource, make_source
 
@@ -63,8 +63,8 @@ def test_not_in_evidence_for_an_object_outside_every_shown_frame() -> None:
     assert rnd.judge(name, Question("object_size", (dge.index.labels[visible[0]],))).valid
     # counting needs every instance in a shown frame; the other reasons come first
     many = [lab for lab, inst in dge.index.by_label.items() if len(inst) >= 2 and min(seen[i] for i in inst) < 0.05]
-    if many:
-        assert rnd.judge(name, Question("object_counting", (many[0],))).reason is Reason.NOT_IN_EVIDENCE
+    assert many and dge.evaluate(Question("object_counting", (many[0],))).valid
+    assert rnd.judge(name, Question("object_counting", (many[0],))).reason is Reason.NOT_IN_EVIDENCE
     assert rnd.judge(name, Question("object_size", ("nothing-like-it",))).reason is Reason.LABEL_ABSENT
     # an image task's frames must be among the shown ones
     q = dge.sample("distance_cam_obj", 0)
@@ -81,11 +81,16 @@ def test_questioner_is_told_what_it_can_ask_about() -> None:
         if not TASKS[task].n_objects[1]:
             continue
         turn = rnd.questioner_turn(name, task, np.random.default_rng(1), images=False)
-        ask = askable_labels(index, task, turn.frames)
+        ask = rnd.askable(name, task, turn.frames)
         assert ask.unique and f"{', '.join(ask.unique)}." in turn.prompt
         seen = index.seen(turn.frames[:1] if TASKS[task].scope == "single_image" else turn.frames)
+        vis = 0.05 if TASKS[task].scope == "scene" else 0.1  # the round's threshold; the image tasks' own
         for lab in ask.unique + ask.several:
-            assert max(seen[i] for i in index.by_label[lab]) >= 0.05  # only labels it can see
+            assert max(seen[i] for i in index.by_label[lab]) >= vis  # only labels it can see
+        if TASKS[task].scope == "single_image":  # what it lists as askable, the DGE accepts in that frame
+            for lab in ask.unique:
+                v = rnd.dge(name).evaluate(Question(task, (lab,) * TASKS[task].n_objects[0], turn.frames))
+                assert v.reason not in (Reason.NOT_VISIBLE, Reason.AMBIGUOUS_LABEL, Reason.LABEL_ABSENT), (task, lab, v.reason)
         if task == "object_counting":
             assert all(len(index.by_label[lab]) >= 2 for lab in ask.unique)
         elif TASKS[task].scope != "single_image" and TASKS[task].label_rule == "unique":
@@ -215,6 +220,7 @@ def test_fresh_questions_reach_the_solver_within_one_step() -> None:
 
 
 def test_rewards_judge_each_question_once_per_step_and_log_age_and_invalid_share(monkeypatch) -> None:
+    import spatialevo.train.rewards as rewards_mod
     from spatialevo.dge.tasks.base import Task
     from spatialevo.train.rewards import SelfPlayRewards
 
@@ -240,10 +246,12 @@ def test_rewards_judge_each_question_once_per_step_and_log_age_and_invalid_share
     # the questioner's and every GDPO part function read one computation of the parts
     funcs, weights = rewards.functions(split=True)
     qcols = {k: [q_row[k]] for k in ("role", "scene", "task", "frames", "row")}
-    calls.clear()
+    reads = []
+    real_read = rewards_mod.read_question
+    monkeypatch.setattr(rewards_mod, "read_question", lambda *a: reads.append(a) or real_read(*a))
     parts = [f(prompts=[None], completions=[q.to_json()], **qcols, question=[""], kind=[""], age=[-1]) for f in funcs[:-1]]
     assert [p[0] for p in parts] == [w0 * 1.0 for w0 in (1.0, 1.0, float(q.task == q_row["task"]))]
-    assert len(calls) <= 1 and weights[:3] == [0.2, 0.5, 0.3]
+    assert len(reads) == 1 and weights[:3] == [0.2, 0.5, 0.3]  # three part functions, one computation of the parts
     assert rewards.flush()["questions"] == ([(scene, q.to_json(), frames)] if q.task == q_row["task"] else [])
 
 
@@ -289,8 +297,35 @@ def test_cycling_through_1000_scenes_stays_within_the_cache_bound() -> None:
     assert len(source.loaded) <= 3
 
 
+def test_asked_questions_are_shown_as_they_are_worded() -> None:
+    """The solver of a questioner's image-pair question sees the images in the question's order
+    (its words say "the first image"); instance references are refused; bad frames never crash."""
+    from spatialevo.env import SpatialEvoEnv
+
+    rnd = Round("bundled")
+    name = rnd.names[0]
+    turn = rnd.questioner_turn(name, "elevation_cam_cam", np.random.default_rng(0), images=False)
+    assert len(turn.frames) == 2
+    q, err = rnd.read(turn, '{"task": "elevation_cam_cam", "frames": [2, 1]}')
+    assert not err and q.frames == turn.frames[::-1]
+    solver = rnd.solver_turn(name, q, frames=turn.frames, kind="asked")
+    assert solver.frames == q.frames and len(solver.images) == 2
+    dge = rnd.dge(name)
+    z = [dge.scene.frame(f).camera_center[2] for f in solver.frames]
+    assert solver.verdict.answer_text == ("higher" if z[1] > z[0] else "lower")  # camera 2 = the second image shown
+    q, err = rnd.read(turn, '{"task": "object_size", "objects": ["table#2"]}')
+    assert q is None and "instance reference" in err
+    bad = rnd.solver_turn(name, Question("distance_cam_obj", ("sofa",), ("no-such-frame",)))
+    assert bad.verdict.reason is Reason.FRAME_MISSING and bad.images == ()
+    env = SpatialEvoEnv(mode="solver", images=True, image_size=(24, 32))
+    with pytest.raises(ValueError, match="unknown task"):
+        env.reset(options={"scene": name, "question": {"task": "nope", "objects": []}})
+    _, info = env.reset(options={"scene": name, "question": bad.question})
+    assert info["verdict"].reason is Reason.FRAME_MISSING and info["ground_truth"] == "frame_missing"
+
+
 def test_round_config_errors_name_the_option() -> None:
-    for bad, msg in [({"clip_frames": 0}, "clip_frames"), ({"invalid_rate": 1.5}, "invalid_rate"),
+    for bad, msg in [({"clip_frames": 0}, "clip_frames"), ({"clip_frames": 2.5}, "whole number"), ({"invalid_rate": 1.5}, "invalid_rate"),
                      ({"min_pixels": 10}, "min_pixels"), ({"cache": True}, "cache"), ({"nope": 1}, "unknown round option")]:
         with pytest.raises(SpatialEvoError, match=msg):
             RoundConfig.from_dict(bad)

@@ -70,16 +70,21 @@ class Askable:
 
 
 def askable_labels(index: SceneIndex, task: str, frames: Sequence[str], *, min_visible: float = 0.05,
-                   counting_min: int = 2) -> Askable:
-    """The labels visible in ``frames`` (fraction ≥ ``min_visible`` in at least one), split for ``task``
-    (:class:`Askable`). Without frames (a box-list scene) every label counts as visible."""
+                   counting_min: int = 2, ambiguity: float | None = None) -> Askable:
+    """The labels visible in ``frames`` (fraction ≥ ``min_visible`` in at least one: the round's
+    threshold for scene tasks, the task's own for image tasks), split for ``task``
+    (:class:`Askable`); for a single-image task a label with another instance glimpsed in the frame
+    (fraction ≥ ``ambiguity``, the task's ``ambiguity_visible``) is not unique. Without frames (a
+    box-list scene) every label counts as visible."""
     cls = TASKS[task]
     frames = [f for f in frames if f in index.frames]
     scope_frames = frames[:1] if cls.scope == "single_image" else frames
     if scope_frames:
-        seen = index.seen(scope_frames) >= min_visible
+        frac = index.seen(scope_frames)
+        seen = frac >= min_visible
+        glimpsed = frac >= (ambiguity if ambiguity is not None else min_visible)
     else:
-        seen = np.ones(len(index.labels), dtype=bool)
+        seen = glimpsed = np.ones(len(index.labels), dtype=bool)
     unique, several = [], []
     for lab, inst in sorted(index.by_label.items()):
         vis = [i for i in inst if seen[i]]
@@ -88,7 +93,7 @@ def askable_labels(index: SceneIndex, task: str, frames: Sequence[str], *, min_v
         if cls.label_rule == "count":
             ok = len(inst) >= counting_min and len(vis) == len(inst)
         elif cls.scope == "single_image":
-            ok = len(vis) == 1  # unique among the objects visible in the frame
+            ok = len(vis) == 1 and sum(bool(glimpsed[i]) for i in inst) == 1  # one instance in view, no other glimpsed
         elif cls.label_rule == "nearest":
             ok = len(vis) == len(inst)  # a candidate category may have several instances, all of them shown
         else:

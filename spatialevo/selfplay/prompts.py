@@ -123,7 +123,8 @@ def read_question(output: Any, shown_frames: Sequence[str]) -> tuple[Question | 
     """Parse a questioner output into a :class:`Question`; ``(None, error)`` when it cannot.
 
     ``frames`` in the JSON may be omitted (the shown images are used), or given as image numbers
-    (1, 2), ``"image1"``/``"image2"``, or frame ids of the shown images.
+    (1, 2), ``"image1"``/``"image2"``, or frame ids of the shown images. Objects are labels: an
+    instance reference (``"table#2"``, which the DGE reads) is refused, since no image shows ids.
     """
     if not isinstance(output, str):
         return None, f"the output must be text, got {type(output).__name__}"
@@ -162,6 +163,9 @@ def read_question(output: Any, shown_frames: Sequence[str]) -> tuple[Question | 
         q = Question.from_dict(obj)
     except QuestionFormatError as exc:
         return None, str(exc)
+    refs = [o for o in q.objects if "#" in o]
+    if refs:  # the DGE reads "label#id", but nothing the roles are shown tells one instance from another
+        return None, f"{refs[0]!r} is an instance reference: ask about a label (the images show no instance ids)"
     sentence = rest.strip(" \n\t`")
     if sentence.lower().startswith("json"):
         sentence = sentence[4:].strip()

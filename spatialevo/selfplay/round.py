@@ -34,7 +34,7 @@ from spatialevo.dge.language import templates
 from spatialevo.errors import SpatialEvoError
 from spatialevo.scene.model import Scene
 from spatialevo.selfplay.cache import SceneCache
-from spatialevo.selfplay.evidence import CLIP_FRAMES, askable_labels, evidence_frames
+from spatialevo.selfplay.evidence import CLIP_FRAMES, Askable, askable_labels, evidence_frames
 from spatialevo.selfplay.images import FACTOR, MAX_PIXELS, MIN_PIXELS
 from spatialevo.selfplay.prompts import questioner_prompt, read_question, solver_prompt
 from spatialevo.selfplay.sources import DEFAULT_CACHE, SceneSource, make_source
@@ -43,6 +43,9 @@ ROLES = ("questioner", "solver")
 #: how a solver turn's question came about
 KINDS = ("asked", "sampled", "invalid", "given")
 _MEMO = 8192  # verdicts kept per step (a GRPO group's completions share one)
+#: draws an invalid question is sought with (most tasks' draws are invalid more often than not;
+#: room_size never is, so a scene gives up quickly)
+INVALID_TRIES = 256
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,8 @@ class RoundConfig:
         counting_min: counting is asked about labels with at least this many instances (the
             questioner's list, sampled and generated questions; public benchmarks use 2).
         trivial_weight: factor on the questioner reward of a valid question with a trivial answer
-            (counting below ``counting_min``); 1 keeps it, 0 pays nothing.
+            (counting below ``counting_min``, which the prompt asks it not to write): 0.5 by
+            default, like a repeat; 1 pays it in full, 0 nothing. Such questions never reach the solver.
         max_question_age: steps a questioner's question may wait before a solver answers it.
         cache: scenes kept with their DGEs and images (least recently used dropped first).
         sample_tries: candidate draws when a valid (or invalid) question is sampled for the evidence.
@@ -72,7 +76,7 @@ class RoundConfig:
     max_pixels: int = MAX_PIXELS
     invalid_rate: float = 0.1
     counting_min: int = 2
-    trivial_weight: float = 1.0
+    trivial_weight: float = 0.5
     max_question_age: int = 1
     cache: int = DEFAULT_CACHE
     sample_tries: int = 2000
@@ -90,10 +94,12 @@ class RoundConfig:
             ("cache", 1 <= self.cache <= 100_000, "between 1 and 100,000"),
             ("sample_tries", 1 <= self.sample_tries <= 1_000_000, "between 1 and 1,000,000"),
         ]
+        whole = {"clip_frames", "min_pixels", "max_pixels", "counting_min", "max_question_age", "cache", "sample_tries"}
         for name, ok, want in checks:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok:
-                raise SpatialEvoError(f"round.{name} must be {want}, got {value!r}")
+            kinds = (int,) if name in whole else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kinds) or not ok:
+                raise SpatialEvoError(f"round.{name} must be {'a whole number ' if name in whole else ''}{want}, got {value!r}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> RoundConfig:
@@ -244,7 +250,8 @@ class Round:
         if valid and t.feasible(dge.index) is False:
             return None
         shown = self.evidence(name, task) if t.scope == "scene" else None
-        for _ in range(self.config.sample_tries):
+        tries = self.config.sample_tries if valid else min(self.config.sample_tries, INVALID_TRIES)
+        for _ in range(tries):
             q = t.draw(dge.index, rng)
             if q is None:
                 continue
@@ -278,9 +285,17 @@ class Round:
         if TASKS[task].scope != "scene" and q is None:
             raise SpatialEvoError(f"scene {name!r} has no valid {task} question")
         frames = self.evidence(name, task, q)
-        ask = askable_labels(self.dge(name).index, task, frames, min_visible=self.config.min_visible, counting_min=self.config.counting_min)
+        ask = self.askable(name, task, frames)
         return Turn("questioner", name, scene.scene_id, task, frames, questioner_prompt(task, ask, len(frames)),
                     images=self.images(name, frames, box) if images else ())
+
+    def askable(self, name: str, task: str, frames: Sequence[str]) -> Askable:
+        """What the questioner can ask about in ``frames`` (:func:`askable_labels`, with the round's
+        visibility threshold for scene tasks and the task's own thresholds for image tasks)."""
+        tcfg = self.dge(name).task(task).config
+        vis = getattr(tcfg, "min_visible", self.config.min_visible) if TASKS[task].scope != "scene" else self.config.min_visible
+        return askable_labels(self.dge(name).index, task, frames, min_visible=vis, counting_min=self.config.counting_min,
+                              ambiguity=getattr(tcfg, "ambiguity_visible", None))
 
     def read(self, turn: Turn, output: Any) -> tuple[Question | None, str]:
         """The questioner's output as a question about ``turn``'s frames (``(None, error)`` if it is none)."""
@@ -288,18 +303,24 @@ class Round:
 
     def solver_turn(self, name: str, question: Question, *, frames: Sequence[str] | None = None, images: bool = True,
                     box: tuple[int, int] | None = None, kind: str = "given", verdict: Verdict | None = None) -> Turn:
-        """The solver's turn for ``question`` on ``name``: shown ``frames`` (default: the question's
-        evidence; a questioner's question keeps the questioner's frames), the words, the verdict
+        """The solver's turn for ``question`` on ``name``: an image task's question is shown its own
+        frames, in its order (the words say "the first image"); a scene task's is shown ``frames``
+        (the questioner's clip) or, by default, its evidence. Then the words and the verdict
         (``verdict``: the one this round already gave the question for these frames, e.g. when a
         dataset pool judged it; otherwise judged here, once per step)."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         known = question.task in TASKS
-        shown = tuple(frames) if frames is not None else (self.evidence(name, question.task, question) if known else ())
+        if known and TASKS[question.task].scope != "scene" and question.frames:
+            shown = tuple(question.frames)  # an image task's frames, in the question's order ("the first image")
+        else:
+            shown = tuple(frames) if frames is not None else (self.evidence(name, question.task, question) if known else ())
         verdict = verdict if verdict is not None else self.judge(name, question, shown)
         text = self.text(name, question) if known else question.to_json()
-        return Turn("solver", name, self.scene(name).scene_id, question.task, shown, solver_prompt(text, len(shown)),
-                    question, text, verdict, self.images(name, shown, box) if images else (), kind)
+        scene = self.scene(name)
+        pictures = [f for f in shown if f in self.dge(name).index.frames]  # a frame the scene lacks: frame_missing, no image
+        return Turn("solver", name, scene.scene_id, question.task, shown, solver_prompt(text, len(shown)),
+                    question, text, verdict, self.images(name, pictures, box) if images else (), kind)
 
     def sampled_solver_turn(self, name: str, task: str, rng: np.random.Generator, *, invalid: bool = False, images: bool = True,
                             box: tuple[int, int] | None = None) -> Turn | None:

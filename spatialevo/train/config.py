@@ -10,7 +10,7 @@ Top-level keys (all optional except ``output_dir``):
 ``max_steps``    optimiser steps.
 ``round``        how each role is shown a question (:class:`spatialevo.selfplay.RoundConfig`):
                  ``{clip_frames: 16, min_visible: 0.05, min_pixels: 3136, max_pixels: 50176,
-                 invalid_rate: 0.1, counting_min: 2, trivial_weight: 1.0, max_question_age: 1,
+                 invalid_rate: 0.1, counting_min: 2, trivial_weight: 0.5, max_question_age: 1,
                  cache: 32}`` — a scene task's clip of frames, the per-image pixel budget
                  (aspect kept), the share of invalid questions the solver sees, …
 ``advantage``    ``"grpo"`` (sum the rewards, then normalise per group) or ``"gdpo"`` (normalise

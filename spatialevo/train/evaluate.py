@@ -2,8 +2,9 @@
 
 The questions are either a file written by ``spatialevo generate`` (``--data``) or a held-out set
 drawn here with the generator's machinery (distinct valid questions per scene and task, balanced
-answers; seed 1,000,003 by default so it differs from training seeds). Each question is shown with
-its frames (or one context frame for scene tasks) and rendered in language; the model answers
+answers; seed 1,000,003 by default so it differs from training seeds). Each question is posed as
+the self-play round's solver turn: its frames (a scene task's clip of ``--clip-frames`` frames, an
+image task's own), its words and the solver prompt, as training shows it; the model answers
 greedily; the answer is scored by the task's scorer (MRA for numbers, exact match for choices and
 directions, the reason code for invalid questions). Reports per task: questions, mean score,
 share of answers in the ``<answer>`` format.

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -83,7 +84,7 @@ class SelfPlayRewards:
         #: answers ``generations`` solver completions per item ``(scene, question, frames)`` or ``None``
         #: (a pad item, so every rank runs the same number of generations); set by the launcher
         self.solve: Callable[[list[tuple[str, Question, tuple[str, ...]] | None]], list[list[str]]] | None = None
-        self.history: list[dict[str, Any]] = []  # per call: role, rewards, parts / scores (for tests and logs)
+        self.history: deque[dict[str, Any]] = deque(maxlen=256)  # the last calls: role, rewards, parts / scores (tests, logs)
         self.seconds = 0.0  #: time spent in the reward functions (parsing, DGE, scoring), for benchmarks
         self.pending_questions: list[tuple[str, str, tuple[str, ...], str]] = []  # (scene, question, frames, canonical), until flush()
         self.pending_scores: list[tuple[str, float]] = []
@@ -133,7 +134,7 @@ class SelfPlayRewards:
             out.append(parts)
             if canon is not None:
                 self.pending_asked.append((str(s), canon.to_json()))
-            if v is not None and v.valid and q.task == t:
+            if v is not None and v.valid and q.task == t and not self.round.trivial(v):  # trivial counts: not for the solver
                 self.pending_questions.append((str(s), q.to_json(), shown, canon.to_json()))
                 asked.append((len(out) - 1, str(s), q, shown))
         if self.informativeness_weight > 0:
