@@ -31,7 +31,8 @@ def test_smoke_runs_both_roles_checkpoints_and_resumes(tmp_path) -> None:
         assert (Path(ckpt) / name).is_file(), name
     log = json.loads((Path(ckpt) / "trainer_state.json").read_text())["log_history"]
     keys = set().union(*(row.keys() for row in log))
-    assert {"rewards/questioner_reward/mean", "rewards/solver_reward/mean", "questioner/valid", "solver/accuracy"} <= keys
+    assert {"rewards/questioner_reward/mean", "rewards/solver_reward/mean", "questioner/valid", "solver/accuracy",
+            "solver/invalid_share", "solver/asked_share"} <= keys  # the share of invalid and of questioner questions the solver saw
     assert any(k.startswith("solver_acc/") for k in keys) and any(k.startswith("scheduler/") for k in keys)
     assert list((out / "runs").rglob("events.out.tfevents.*"))  # TensorBoard by default
     # rerun with more steps: resumes from checkpoint-2 with the curriculum and stream state

@@ -134,6 +134,35 @@ def test_generated_records_show_every_object_they_name(tmp_path, scenes, per_tas
     assert counts and min(counts) >= 2  # counting asks about labels with at least two instances
 
 
+def test_env_episodes_and_training_rows_show_every_object_they_name() -> None:
+    """The same measure as for datasets, on env episodes (solver mode) and training solver rows."""
+    from spatialevo.env import SpatialEvoEnv
+    from spatialevo.train.stream import SelfPlayStream
+
+    source = make_source("bundled")
+    by_name = {n: source.get(i) for i, n in enumerate(source.names)}
+    dges = {n: DGE(s) for n, s in by_name.items()}
+    env = SpatialEvoEnv(mode="solver", images=False, scheduler="uniform")
+    ok: dict[str, list[bool]] = {}
+    for seed in range(400):
+        _, info = env.reset(seed=seed)
+        v = info["verdict"]
+        if v.valid:
+            rec = {"question": info["question"].to_dict(), "frames": info["frames"], "answer_text": v.answer_text}
+            ok.setdefault(info["task"], []).append(_covered(by_name[info["scene"]], dges[info["scene"]], rec))
+    stream = SelfPlayStream(Round("bundled", RoundConfig(max_pixels=3136)), make_scheduler("uniform", TASK_NAMES), roles=("solver",))
+    for i in range(200):
+        row = stream.row(i)
+        q = Question.from_json(row["question"])
+        v = stream.round.judge(row["scene"], q, tuple(json.loads(row["frames"])))
+        if v.valid:
+            rec = {"question": q.to_dict(), "frames": json.loads(row["frames"]), "answer_text": v.answer_text}
+            ok.setdefault(q.task, []).append(_covered(by_name[row["scene"]], dges[row["scene"]], rec))
+    assert set(ok) == set(TASK_NAMES)
+    for task, flags in ok.items():
+        assert sum(flags) / len(flags) >= 0.99, (task, sum(flags), len(flags))
+
+
 def test_env_generate_stream_and_eval_agree(tmp_path) -> None:
     """One (scene, task, seed) gives the same frames, prompt and verdict in all four adapters."""
     from spatialevo.env import SpatialEvoEnv
