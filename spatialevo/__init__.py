@@ -1,11 +1,13 @@
 """spatialevo: unannotated 3D scans → a self-play training ground for spatial reasoning.
 
 Public API (stable): :func:`load_scene`, :class:`Scene` and the scene model types, :class:`DGE`,
-:class:`Question` and :class:`Verdict`.
+:class:`Question` and :class:`Verdict`; :func:`create_dataset` and :func:`score_answer`
+(reasoning-gym style, :mod:`spatialevo.dataset`).
 """
 
 from __future__ import annotations
 
+from spatialevo.dataset import create_dataset, score_answer
 from spatialevo.dge import DGE, Question, Verdict
 from spatialevo.errors import SceneFileNotFoundError, SceneFormatError, SpatialEvoError, UnknownLayoutError
 from spatialevo.scene import Frame, ObjectInstance, OrientedBox, Scene, SceneMesh
@@ -39,6 +41,8 @@ __all__ = [
     "SpatialEvoError",
     "UnknownLayoutError",
     "__version__",
+    "create_dataset",
     "detect_layout",
     "load_scene",
+    "score_answer",
 ]

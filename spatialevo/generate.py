@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from spatialevo.dataset import qa_record
 from spatialevo.dge import TASK_NAMES, TASKS, Question, Verdict
 from spatialevo.errors import SpatialEvoError
 from spatialevo.runfolder import (
@@ -241,24 +242,8 @@ def make_record(rnd: Round, scene_name: str, task: str, k: int, pool: list[tuple
         return None
     q, v = pool[k % len(pool)]
     turn = rnd.solver_turn(scene_name, q, images=False, verdict=v)  # the pool's verdict, for the same frames
-    v = turn.verdict
-    return {
-        "id": f"{scene_name}-{task}-{k:06d}",
-        "scene": scene_name,
-        "scene_id": turn.scene_id,
-        "task": task,
-        "frames": list(turn.frames),
-        "images": [f"images/{scene_name}/{fid}.png" for fid in turn.frames] if cfg.images else [],
-        "question": q.to_dict(),
-        "question_text": turn.question_text,
-        "prompt": turn.prompt,
-        "answer": v.answer,
-        "answer_text": v.answer_text,
-        "answer_kind": v.answer_kind,
-        "unit": v.unit,
-        "options": list(v.options) if v.options else None,
-        "evidence": v.to_dict()["evidence"],
-    }
+    images = [f"images/{scene_name}/{fid}.png" for fid in turn.frames] if cfg.images else []
+    return qa_record(turn, f"{scene_name}-{task}-{k:06d}", images)
 
 
 def dump_record(rec: dict[str, Any]) -> str:

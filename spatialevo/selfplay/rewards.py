@@ -111,12 +111,19 @@ def solver_reward(output: Any, verdict: Verdict) -> tuple[float, dict[str, float
     block = answer_block(output)
     fmt = 1.0 if block else 0.0
     err = "" if fmt else ("empty <answer></answer> block" if block == "" else "no <answer>...</answer> block")
-    if verdict.valid:
-        s = score(output, kind=verdict.answer_kind, gt=verdict.answer, unit=verdict.unit, options=verdict.options)
-    else:
-        s = score_reason(output, verdict.reason.value)
-    s = float(s)
+    s = answer_score(output, valid=verdict.valid, kind=verdict.answer_kind, gt=verdict.answer, unit=verdict.unit,
+                     options=verdict.options, reason=verdict.reason.value if verdict.reason is not None else "")
     return W_SOLVER_FORMAT * fmt + W_SOLVER_SCORE * s, {"format": fmt, "score": s}, err
+
+
+def answer_score(output: str, *, valid: bool, kind: str, gt: Any, unit: str | None = None, options: Sequence[str] | None = None,
+                 reason: str = "") -> float:
+    """The solver's correctness in [0, 1] (the reward's ``score`` part, and
+    :func:`spatialevo.score_answer`): the task's scorer for a valid question, naming ``reason`` for
+    an invalid one."""
+    if valid:
+        return float(score(output, kind=kind, gt=gt, unit=unit, options=options))
+    return float(score_reason(output, reason))
 
 
 def informativeness(scores: Sequence[float]) -> float:
