@@ -21,9 +21,15 @@ def add_parser(sub: Any) -> None:
         "eval", help="score a VLM checkpoint as a solver, per task", formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(evaluation.__doc__ or "").split("\n\n")[0],
         epilog="examples:\n  spatialevo eval --model out/evolve/cpu-smoke/final --per-task 5\n"
-               "  spatialevo eval --model /models/Qwen2.5-VL-3B-Instruct --data out/qa/data.jsonl --json scores.json",
+               "  spatialevo eval --model /models/Qwen2.5-VL-3B-Instruct --data out/qa/data.jsonl --json scores.json\n"
+               "  spatialevo eval --benchmark vsibench --data vsibench/test.parquet --predictions preds.jsonl --log samples.jsonl",
     )
-    p.add_argument("--model", required=True, help="local checkpoint folder (e.g. <output_dir>/final)")
+    p.add_argument("--benchmark", choices=("spatialevo", "vsibench"), default="spatialevo",
+                   help="spatialevo: the package's own questions (default); vsibench: a VSI-Bench-format test set "
+                        "(--data: .parquet/.csv/.jsonl with id, question_type, ground_truth) scored with the public formulas")
+    p.add_argument("--model", default=None, help="local checkpoint folder (e.g. <output_dir>/final); required unless --predictions")
+    p.add_argument("--predictions", default=None, help="vsibench: a jsonl of {\"id\", \"prediction\"} to score, no model needed")
+    p.add_argument("--log", default=None, help="vsibench: write the per-sample log here (jsonl: id, prediction, answer, score)")
     p.add_argument("--scenes", default="bundled", help="the scenes the questions are about")
     p.add_argument("--data", default=None, help="a data.jsonl from spatialevo generate (default: a held-out set drawn here)")
     p.add_argument("--tasks", default=",".join(TASK_NAMES), help="tasks of the held-out set")
@@ -38,9 +44,34 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=_run)
 
 
+def _run_vsibench(args: Any) -> int:
+    """Score ``--predictions`` on a VSI-Bench-format ``--data`` test set and print VSI-Bench's table."""
+    from spatialevo import vsibench
+
+    if not args.data:
+        raise SpatialEvoError("--benchmark vsibench needs --data: the test set (.parquet, .csv or .jsonl)")
+    if not args.predictions:
+        raise SpatialEvoError("--benchmark vsibench scores given outputs: pass --predictions (jsonl of id, prediction); "
+                              "answering VSI-Bench with a model inside spatialevo is not built yet")
+    rep, log = vsibench.score_predictions(vsibench.read_table(args.data), vsibench.read_predictions(args.predictions))
+    print(f"{'question type':34s} {'n':>5s} {'score':>7s}")
+    for t, r in rep["types"].items():
+        print(f"{t:34s} {r['n']:5d} {r['score']:7.2f}")
+    print(f"{'overall (mean over types)':34s} {'':5s} {rep['overall']:7.2f}" + (f"   ({rep['missing']} without a prediction: 0)" if rep["missing"] else ""))
+    if args.log:
+        Path(args.log).write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in log), encoding="utf-8")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rep, indent=1))
+    return 0
+
+
 def _run(args: Any) -> int:
     """Load the checkpoint, answer the questions (``--data`` or a held-out set drawn here), print
-    the per-task table and write it with ``--json``."""
+    the per-task table and write it with ``--json``; ``--benchmark vsibench``: :func:`_run_vsibench`."""
+    if args.benchmark == "vsibench":
+        return _run_vsibench(args)
+    if not args.model:
+        raise SpatialEvoError("--model is required: a local checkpoint folder (e.g. <output_dir>/final)")
     from transformers import AutoModelForImageTextToText
 
     from spatialevo.train.processor import load_processor

@@ -1,0 +1,188 @@
+"""VSI-Bench names and scoring, as the public harness computes them (SPEC §8).
+
+The public VSI-Bench evaluation (its lmms-eval task) reads an answer by its **first
+whitespace-separated token** (a trailing ``.`` removed), then scores
+
+* multiple-choice types (relative direction easy / medium / hard, relative distance, route
+  planning, appearance order) by case-insensitive exact match of that token with the answer letter;
+* numeric types (counting, absolute distance, object size, room size) by **MRA**: the token read as
+  a float (anything else scores 0), and the mean over the ten thresholds
+  θ = linspace(0.50, 0.95, 10) of ``|pred − gt| / gt <= 1 − θ``.
+
+A report (:func:`report`) gives per question type the mean score × 100, the three direction levels
+averaged into one ``object_rel_direction`` entry, and ``overall``: the unweighted mean over the
+types present. The functions below reproduce those formulas expression by expression (the same
+float operations in the same order), so results equal the harness's on the same inputs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spatialevo import safejson
+from spatialevo.errors import SpatialEvoError
+
+#: spatialevo task → VSI-Bench question type (relative_direction_hard by its ``level`` parameter)
+QUESTION_TYPES: dict[str, str] = {
+    "object_counting": "object_counting",
+    "object_size": "object_size_estimation",
+    "absolute_distance": "object_abs_distance",
+    "relative_distance": "object_rel_distance",
+    "room_size": "room_size_estimation",
+}
+DIRECTION_TYPES = ("object_rel_direction_easy", "object_rel_direction_medium", "object_rel_direction_hard")
+MULTIPLE_CHOICE_TYPES = (*DIRECTION_TYPES, "object_rel_distance", "route_planning", "obj_appearance_order")
+NUMERIC_TYPES = ("object_abs_distance", "object_counting", "object_size_estimation", "room_size_estimation")
+#: the ten MRA thresholds of the public formula: int((0.95 - 0.5) / 0.05 + 2) = 10 points
+THRESHOLDS = np.linspace(0.5, 0.95, int((0.95 - 0.5) / 0.05 + 2))
+
+
+def question_type(task: str, params: dict[str, Any] | None = None) -> str | None:
+    """The VSI-Bench question type of a spatialevo task (``None`` for the tasks VSI-Bench lacks)."""
+    if task == "relative_direction_hard":
+        return f"object_rel_direction_{(params or {}).get('level', 'hard')}"
+    return QUESTION_TYPES.get(task)
+
+
+def first_token(prediction: str) -> str:
+    """The public harness's answer extraction: the text before the first space, trailing dots removed."""
+    return prediction.split(" ")[0].rstrip(".").strip()
+
+
+def mra(prediction: float, ground_truth: float) -> float:
+    """Mean relative accuracy over :data:`THRESHOLDS` (the public expression)."""
+    return float((abs(prediction - ground_truth) / ground_truth <= 1 - THRESHOLDS).mean())
+
+
+def score(prediction: Any, ground_truth: Any, qtype: str) -> float:
+    """Score in [0, 1] of a raw model output for one VSI-Bench question of type ``qtype``.
+
+    Raises:
+        ValueError: an unknown question type, or a numeric ground truth that is not a positive number.
+    """
+    text = prediction if isinstance(prediction, str) else ""
+    token = first_token(text)
+    if qtype in MULTIPLE_CHOICE_TYPES:
+        return 1.0 if token.lower() == str(ground_truth).strip().lower() else 0.0
+    if qtype not in NUMERIC_TYPES:
+        raise ValueError(f"unknown VSI-Bench question type {qtype!r}; types: {[*MULTIPLE_CHOICE_TYPES, *NUMERIC_TYPES]}")
+    gt = float(ground_truth)
+    if not np.isfinite(gt) or gt <= 0:
+        raise ValueError(f"a numeric ground truth must be a positive number, got {ground_truth!r}")
+    try:
+        value = float(token)
+    except ValueError:
+        return 0.0
+    return mra(value, gt) if np.isfinite(value) else 0.0
+
+
+def report(rows: Iterable[tuple[str, float]]) -> dict[str, Any]:
+    """VSI-Bench's table from ``(question type, score)`` pairs: per type the mean × 100 and the count,
+    ``object_rel_direction`` (the mean of the direction levels present, replacing them), and
+    ``overall`` (the unweighted mean over the types)."""
+    by_type: dict[str, list[float]] = defaultdict(list)
+    for qtype, s in rows:
+        by_type[qtype].append(float(s))
+    types = {t: {"n": len(v), "score": 100.0 * sum(v) / len(v)} for t, v in sorted(by_type.items())}
+    levels = [types.pop(t) for t in DIRECTION_TYPES if t in types]
+    if levels:
+        types["object_rel_direction"] = {"n": sum(x["n"] for x in levels), "score": sum(x["score"] for x in levels) / len(levels)}
+    overall = sum(x["score"] for x in types.values()) / len(types) if types else 0.0
+    return {"types": types, "overall": overall}
+
+
+# -- files: a VSI-Bench-format test set and a predictions file ------------------------------------
+def read_table(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a VSI-Bench-format test set: Parquet (needs ``pyarrow``), CSV, JSON lines or a
+    JSON list, with at least ``id``, ``question_type`` and ``ground_truth`` (ids read as text).
+
+    Raises:
+        SpatialEvoError: a missing or unreadable file, or a row without those columns (named).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise SpatialEvoError(f"VSI-Bench test set not found: {p} (a .parquet, .csv, .jsonl or .json file)")
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            try:
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise SpatialEvoError("reading Parquet needs pyarrow: pip install 'spatialevo[train]' (or give a .csv / .jsonl)") from None
+            rows = pq.read_table(p).to_pylist()
+        elif suffix == ".csv":
+            with p.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+        elif suffix in (".jsonl", ".json"):
+            text = p.read_text(encoding="utf-8")
+            rows = safejson.loads(text) if suffix == ".json" else [safejson.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            raise SpatialEvoError(f"{p}: unknown test-set format {suffix!r} (use .parquet, .csv, .jsonl or .json)")
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise SpatialEvoError(f"{p}: cannot read it ({exc})") from None
+    if not isinstance(rows, list) or not rows:
+        raise SpatialEvoError(f"{p}: no rows")
+    for n, row in enumerate(rows, 1):
+        missing = [k for k in ("id", "question_type", "ground_truth") if not isinstance(row, dict) or k not in row]
+        if missing:
+            raise SpatialEvoError(f"{p}: row {n} has no {', '.join(missing)} column")
+        row["id"] = str(row["id"])
+    return rows
+
+
+def read_predictions(path: str | Path) -> dict[str, str]:
+    """``id → prediction`` from a JSON-lines file of ``{"id": ..., "prediction": "..."}`` objects.
+
+    Raises:
+        SpatialEvoError: a missing file, a bad line, or an id given twice (named with its line).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise SpatialEvoError(f"predictions file not found: {p}")
+    out: dict[str, str] = {}
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = safejson.loads(line)
+            key, pred = str(obj["id"]), obj["prediction"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SpatialEvoError(f"{p}:{n}: not a prediction line {{\"id\": ..., \"prediction\": ...}} ({exc})") from None
+        if key in out:
+            raise SpatialEvoError(f"{p}:{n}: id {key!r} is predicted twice")
+        out[key] = pred if isinstance(pred, str) else json.dumps(pred)
+    return out
+
+
+def score_predictions(rows: list[dict[str, Any]], predictions: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """VSI-Bench's report (:func:`report`) of ``predictions`` on the test rows, and the per-sample
+    log (id, question type, prediction, extracted answer, ground truth, score). A row without a
+    prediction scores 0 (counted in ``missing``).
+
+    Raises:
+        SpatialEvoError: a prediction for an id the test set does not have, or a bad row (named).
+    """
+    ids = {r["id"] for r in rows}
+    stray = sorted(set(predictions) - ids)
+    if stray:
+        raise SpatialEvoError(f"{len(stray)} prediction(s) for ids the test set does not have, e.g. {stray[0]!r}")
+    log, pairs = [], []
+    for r in rows:
+        pred = predictions.get(r["id"])
+        try:
+            s = score(pred, r["ground_truth"], str(r["question_type"])) if pred is not None else 0.0
+        except ValueError as exc:
+            raise SpatialEvoError(f"test row {r['id']!r}: {exc}") from None
+        pairs.append((str(r["question_type"]), s))
+        log.append({"id": r["id"], "question_type": r["question_type"], "prediction": pred,
+                    "answer": first_token(pred) if isinstance(pred, str) else None, "ground_truth": r["ground_truth"], "score": s})
+    rep = report(pairs)
+    rep["missing"] = sum(1 for r in rows if r["id"] not in predictions)
+    return rep, log
