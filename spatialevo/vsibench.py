@@ -57,7 +57,9 @@ def first_token(prediction: str) -> str:
 
 
 def mra(prediction: float, ground_truth: float) -> float:
-    """Mean relative accuracy over :data:`THRESHOLDS` (the public expression)."""
+    """Mean relative accuracy over :data:`THRESHOLDS` (the public expression, float for float:
+    :func:`spatialevo.dge.scoring.mean_relative_accuracy`, the package's own MRA, adds a 1e-9
+    tolerance at the threshold edges, so the two differ where ``|pred − gt| / gt`` lands on an edge)."""
     return float((abs(prediction - ground_truth) / ground_truth <= 1 - THRESHOLDS).mean())
 
 

@@ -11,16 +11,18 @@ import weakref
 
 import numpy as np
 import pytest
+from fixtures import load_benchmark
 
 from spatialevo.dge import DGE, SCENE_TASKS, TASK_NAMES, TASKS, Question, Reason
 from spatialevo.errors import SpatialEvoError
 from spatialevo.scene.model import Scene
-from spatialevo.scene.visibility import visible_fractions
 from spatialevo.selfplay import Round, RoundConfig
 from spatialevo.selfplay.curriculum import make_scheduler
 from spatialevo.selfplay.evidence import clip
 from spatialevo.selfplay.images import fit_size
 from spatialevo.selfplay.sources import SceneSource, make_source
+
+_EVIDENCE_BENCH = load_benchmark("evidence_bench")
 
 
 def test_clip_is_uniform_over_the_trajectory() -> None:
@@ -100,17 +102,11 @@ def test_questioner_is_told_what_it_can_ask_about() -> None:
         assert not any(f" {lab}," in turn.prompt or f" {lab}." in turn.prompt for lab in hidden), (task, hidden)
 
 
-def _covered(scene: Scene, dge: DGE, rec: dict, min_visible: float = 0.05) -> bool:
-    """Every instance a record's question names is visible in one of its frames (an independent
-    check: the scene's visibility, not the round)."""
-    q = Question.from_dict(rec["question"])
-    r = dge.task(q.task).resolve(dge.index, q)
-    if not r.objects or (q.task == "visibility_compare" and rec["answer_text"] == "neither"):
-        return True  # nothing named; "neither": the object is, by the answer, seen in neither image
-    if not rec["frames"]:
-        return False
-    vis = np.max([visible_fractions(scene, f) for f in rec["frames"]], axis=0)
-    return all(vis[i] >= min_visible for inst in r.objects for i in inst)
+def _covered(scene: Scene, dge: DGE, rec: dict) -> bool:
+    """Every instance a record's question names is visible (≥ 0.05) in one of its frames: the check
+    of ``benchmarks/evidence_bench.py`` (the scene's visibility, not the round); a visibility_compare
+    record answered "neither" is, by its answer, about an object seen in neither image."""
+    return _EVIDENCE_BENCH.covered(scene, dge, rec) is not False
 
 
 @pytest.mark.parametrize("scenes,per_task", [("bundled", 12), ("synthetic:3", 6)])
@@ -183,7 +179,7 @@ def test_env_generate_stream_and_eval_agree(tmp_path) -> None:
                                 questions=[(rec["scene"], q.to_json())])
         row = stream.row(0)
         row_verdict = stream.round.judge(row["scene"], Question.from_json(row["question"]), tuple(json.loads(row["frames"])))
-        (name, _), = record_scenes(eval_round, [rec])
+        (name, _), = record_scenes(eval_round.source, [rec])
         turn = record_turn(eval_round, name, rec)
         assert info["frames"] == rec["frames"] == json.loads(row["frames"]) == list(turn.frames)
         assert info["prompt"] == rec["prompt"] == row["prompt"][0]["content"] == turn.prompt

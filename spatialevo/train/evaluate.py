@@ -23,6 +23,7 @@ from spatialevo.errors import SpatialEvoError
 from spatialevo.safejson import loads
 from spatialevo.selfplay import Round, RoundConfig, Turn
 from spatialevo.selfplay.rewards import solver_reward
+from spatialevo.selfplay.sources import SceneSource
 
 EVAL_SEED = 1_000_003
 
@@ -58,19 +59,20 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     return out
 
 
-def record_scenes(rnd: Round, records: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """``(scene name, record)`` for each record (its ``scene``; older records: its ``scene_id``).
+def record_scenes(source: SceneSource, records: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """``(scene name, record)`` for each record (its ``scene``, the source's unique name; older
+    records: its ``scene_id``).
 
     Raises:
-        SpatialEvoError: a record whose scene is not in the round's source.
+        SpatialEvoError: a record whose scene is not in ``source``.
     """
-    index = rnd.source.index_by_id()
+    index = source.index_by_id()
     out = []
     for rec in records:
         name = rec.get("scene", rec["scene_id"])
         if name not in index:
-            raise SpatialEvoError(f"record {rec.get('id')}: scene {name!r} is not among the {len(rnd.names)} scenes given")
-        out.append((rnd.names[index[name]], rec))
+            raise SpatialEvoError(f"record {rec.get('id')}: scene {name!r} is not among the {len(source)} scenes given")
+        out.append((source.names[index[name]], rec))
     return out
 
 
@@ -90,7 +92,7 @@ def evaluate_policy(model: Any, processor: Any, records: Sequence[dict[str, Any]
     from spatialevo.train.solver import answer, pil_images
 
     rnd = Round(scenes, round_config)
-    todo = record_scenes(rnd, records)
+    todo = record_scenes(rnd.source, records)
     per_task: dict[str, list[tuple[float, float]]] = defaultdict(list)
     bar = None
     if progress:

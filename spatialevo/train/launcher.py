@@ -17,7 +17,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from spatialevo import safejson
 from spatialevo.errors import SpatialEvoError
 from spatialevo.train.checkpoints import (
     check_resume,
@@ -34,31 +33,16 @@ log = logging.getLogger(__name__)
 
 
 def read_questions(path: str | Path, source: Any) -> list[tuple[str, str]]:
-    """``(scene name, question JSON)`` of each record of a ``spatialevo generate`` jsonl.
+    """``(scene name, question JSON)`` of each record of a ``spatialevo generate`` jsonl
+    (:func:`spatialevo.train.evaluate.read_records`, scenes matched by
+    :func:`~spatialevo.train.evaluate.record_scenes`).
 
     Raises:
         SpatialEvoError: a missing file, a bad line, or a record whose scene is not in ``source``.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise SpatialEvoError(f"questions file not found: {p}")
-    by_id = source.index_by_id()
-    out = []
-    for n, line in enumerate(p.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = safejson.loads(line)
-            name = rec.get("scene", rec["scene_id"])  # the source's unique name (older records: the scene id)
-            scene, question = by_id.get(name), rec["question"]
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise SpatialEvoError(f"{p}:{n}: not a generate record ({exc})") from None
-        if scene is None:
-            raise SpatialEvoError(f"{p}:{n}: scene {name!r} is not among the configured scenes")
-        out.append((source.names[scene], json.dumps(question, sort_keys=True)))
-    if not out:
-        raise SpatialEvoError(f"{p}: no questions")
-    return out
+    from spatialevo.train.evaluate import read_records, record_scenes
+
+    return [(name, json.dumps(rec["question"], sort_keys=True)) for name, rec in record_scenes(source, read_records(path))]
 
 
 def model_path(cfg: EvolveConfig) -> str:

@@ -117,17 +117,18 @@ class SelfPlayRewards:
         """The reward parts of every questioner row of a batch (``None`` for solver rows), computed
         once per batch: every reward function of the questioner (the whole reward, or GDPO's
         per-part ones) reads them from here."""
-        ident = (tuple(row) if row is not None else None, tuple(_text(c) for c in completions), tuple(role), tuple(scene))
+        texts = [_text(c) for c in completions]
+        ident = (tuple(row) if row is not None else None, tuple(texts), tuple(role), tuple(scene))
         if self._batch is not None and self._batch[0] == ident:
             return self._batch[1]
         out: list[dict[str, float] | None] = []
         asked: list[tuple[int, str, Question, tuple[str, ...]]] = []  # valid, on task: (position, scene, question, frames)
-        for comp, r, s, t, f in zip(completions, role, scene, task, frames):
+        for text, r, s, t, f in zip(texts, role, scene, task, frames):
             if r != "questioner":
                 out.append(None)
                 continue
             shown = tuple(json.loads(f))
-            q, _err = read_question(_text(comp), shown)
+            q, _err = read_question(text, shown)
             v, canon = self.round.judge_canonical(str(s), q, shown) if q is not None else (None, None)
             _, parts = self.questioner(str(s), t, canon, v, remember=False, trivial=self.round.trivial(v))  # memory: in flush()
             parts["informativeness"] = 0.0

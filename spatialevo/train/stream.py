@@ -43,6 +43,7 @@ from spatialevo.dge import TASKS, Question, make_rng
 from spatialevo.errors import SpatialEvoError
 from spatialevo.selfplay import Round, Turn
 from spatialevo.selfplay.curriculum import UniformScheduler
+from spatialevo.train.solver import pil_images
 
 #: questioner questions kept for the solver (the newest; older ones beyond the age limit go first)
 BUFFER_SIZE = 4096
@@ -158,12 +159,10 @@ class SelfPlayStream:
         return None
 
     def _pack(self, i: int, turn: Turn, age: int = -1) -> dict[str, Any]:
-        from PIL import Image
-
         scene = self.round.scene(turn.scene)
         return {
             "prompt": [{"role": "user", "content": turn.prompt}],
-            "images": [Image.fromarray(np.asarray(img)) for img in turn.images],
+            "images": pil_images(turn.images),
             "role": turn.role,
             "scene": turn.scene,
             "task": turn.task,
