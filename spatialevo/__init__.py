@@ -2,12 +2,13 @@
 
 Public API (stable): :func:`load_scene`, :class:`Scene` and the scene model types, :class:`DGE`,
 :class:`Question` and :class:`Verdict`; :func:`create_dataset` and :func:`score_answer`
-(reasoning-gym style, :mod:`spatialevo.dataset`).
+(reasoning-gym style, :mod:`spatialevo.dataset`); :func:`reward_fn` (the solver reward as a TRL
+reward function for the dataset folders ``spatialevo generate`` writes).
 """
 
 from __future__ import annotations
 
-from spatialevo.dataset import create_dataset, score_answer
+from spatialevo.dataset import create_dataset, reward_fn, score_answer
 from spatialevo.dge import DGE, Question, Verdict
 from spatialevo.errors import SceneFileNotFoundError, SceneFormatError, SpatialEvoError, UnknownLayoutError
 from spatialevo.scene import Frame, ObjectInstance, OrientedBox, Scene, SceneMesh
@@ -44,5 +45,6 @@ __all__ = [
     "create_dataset",
     "detect_layout",
     "load_scene",
+    "reward_fn",
     "score_answer",
 ]

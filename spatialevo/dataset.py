@@ -22,52 +22,88 @@ from typing import Any
 from spatialevo.dge import TASK_NAMES, TASKS, make_rng
 from spatialevo.errors import SpatialEvoError
 from spatialevo.selfplay import Round, RoundConfig, Turn
-from spatialevo.selfplay.rewards import answer_score
+from spatialevo.selfplay.prompts import chat
+from spatialevo.selfplay.rewards import answer_score, solver_reward_of
 
 #: scenes tried per record before a task is declared impossible on the source
 SCENE_TRIES = 32
 
 
-def qa_record(turn: Turn, record_id: str, images: Sequence[str] = ()) -> dict[str, Any]:
-    """The QA record of a solver turn: ids, the shown frames (and their image paths), the question
-    structured and in words, the solver prompt, the verdict's answer (or, for an invalid question,
-    ``reason``: its code, the right answer) and the evidence numbers."""
+def qa_record(turn: Turn, record_id: str, images: Sequence[str] = (), *, index: int = 0, seed: int = 0) -> dict[str, Any]:
+    """The QA record of a solver turn: ids (``index`` and ``seed`` regenerate it), the shown frames
+    (and their image paths), the question structured and in words, the solver prompt as a
+    conversation (:func:`~spatialevo.selfplay.prompts.chat`, as training gives it), the verdict's
+    answer and the evidence numbers. An invalid question's answer is its reason code (``reason``,
+    ``answer_kind`` ``"reason"``): what a solver should reply."""
     v = turn.verdict
-    rec = {
+    code = None if v.valid else v.reason.value
+    return {
         "id": record_id,
+        "index": int(index),
+        "seed": int(seed),
         "scene": turn.scene,
         "scene_id": turn.scene_id,
         "task": turn.task,
+        "valid": bool(v.valid),
+        "reason": code,
         "frames": list(turn.frames),
         "images": list(images),
         "question": turn.question.to_dict(),
         "question_text": turn.question_text,
-        "prompt": turn.prompt,
-        "answer": v.answer,
-        "answer_text": v.answer_text,
-        "answer_kind": v.answer_kind,
+        "prompt": chat(turn.prompt),
+        "answer": v.answer if v.valid else code,
+        "answer_text": v.answer_text if v.valid else code,
+        "answer_kind": v.answer_kind if v.valid else "reason",
         "unit": v.unit,
         "options": list(v.options) if v.options else None,
         "evidence": v.to_dict()["evidence"],
     }
-    if not v.valid:
-        rec["reason"] = v.reason.value
-    return rec
+
+
+def _judged(record: dict[str, Any]) -> dict[str, Any]:
+    """The verdict fields of a record (numbers given as text in dataset rows read back as numbers)."""
+    try:
+        reason = record.get("reason") or ""
+        kind, gt = record["answer_kind"], record["answer"]
+        if not reason and kind in ("number", "integer") and isinstance(gt, str):  # a dataset row: the answer as text
+            gt = int(gt) if kind == "integer" else float(gt)
+        return {"valid": not reason, "kind": kind, "gt": gt, "unit": record.get("unit"), "options": record.get("options") or None,
+                "reason": reason}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SpatialEvoError(f"not a spatialevo QA record ({exc})") from None
 
 
 def score_answer(answer: Any, record: dict[str, Any]) -> float:
     """Correctness in [0, 1] of ``answer`` (model text, ``<answer>…</answer>`` or bare) for a record
-    written by the package (:func:`qa_record`): the task's scorer — MRA for numbers, exact match
-    after normalisation for options and directions — or, for an invalid question (``reason``), 1
-    for naming its reason code. Negated, hedged or multi-answer text scores 0. Equal to the score
-    part of the solver's training reward for the same question."""
+    written by the package (:func:`qa_record`; a row of its dataset folders, where numbers are
+    text, too): the task's scorer — MRA for numbers, exact match after normalisation for options
+    and directions — or, for an invalid question (``reason``), 1 for naming its reason code.
+    Negated, hedged or multi-answer text scores 0. Equal to the score part of the solver's training
+    reward for the same question."""
     if not isinstance(answer, str):
         return 0.0
+    args = _judged(record)
     try:
-        return answer_score(answer, valid="reason" not in record, kind=record["answer_kind"], gt=record["answer"],
-                            unit=record.get("unit"), options=record.get("options"), reason=record.get("reason", ""))
-    except (KeyError, TypeError, ValueError) as exc:
+        return answer_score(answer, **args)
+    except (TypeError, ValueError) as exc:
         raise SpatialEvoError(f"not a spatialevo QA record ({exc})") from None
+
+
+def reward_fn(completions: Sequence[Any], **columns: Sequence[Any]) -> list[float]:
+    """The solver's training reward (format + correctness, :func:`~spatialevo.selfplay.rewards.solver_reward`)
+    as a TRL reward function: ``GRPOTrainer(reward_funcs=spatialevo.reward_fn, train_dataset=...)``
+    on a dataset folder of any ``--format`` but ``vsibench``, whose columns ``answer``,
+    ``answer_kind``, ``unit``, ``options`` and ``reason`` arrive as keyword arguments.
+    ``completions`` are texts or conversations (the last message's content is read)."""
+    missing = [k for k in ("answer", "answer_kind") if k not in columns]
+    if missing:
+        raise SpatialEvoError(f"reward_fn needs the columns answer and answer_kind of a spatialevo dataset folder; missing {missing}")
+    out = []
+    for i, c in enumerate(completions):
+        text = c[-1].get("content", "") if isinstance(c, list) and c and isinstance(c[-1], dict) else c
+        rec = {k: columns[k][i] for k in ("answer", "answer_kind", "unit", "options", "reason") if columns.get(k) is not None}
+        out.append(solver_reward_of(text, **_judged(rec))[0])
+    return out
 
 
 class SpatialDataset(Sequence):
@@ -100,8 +136,7 @@ class SpatialDataset(Sequence):
                 continue
             q = self.round.sample(name, task, rng)
             if q is not None:
-                rec = qa_record(self.round.solver_turn(name, q, images=False), f"{self.seed}-{i:06d}")
-                return {**rec, "index": i, "seed": self.seed}
+                return qa_record(self.round.solver_turn(name, q, images=False), f"{self.seed}-{i:06d}", index=i, seed=self.seed)
         raise SpatialEvoError(f"no scene of the source has a valid {task} question ({SCENE_TRIES} scenes tried for record {i})")
 
     def __iter__(self) -> Iterator[dict[str, Any]]:

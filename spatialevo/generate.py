@@ -4,7 +4,8 @@ Work is a deterministic list of *units* ``(scene, task, k)`` for every scene, ta
 ``k < per_task``. For each scene and task a *pool* of distinct valid questions is drawn once with a
 generator seeded by ``(seed, scene name, task)`` only, and unit ``k`` takes pool entry ``k`` (its
 rendering uses a generator seeded by ``(seed, scene name, task, k)``). So a record never depends on
-which other units ran, on the order, on sharding, on restarts or on the other scenes of the folder.
+which other units ran, on the order, on sharding, on restarts or on the other scenes of the folder
+(but for its ``index``, the unit number in the run, with which :func:`regenerate` makes it again).
 Units are grouped in chunks of ``chunk`` units; a chunk is written to
 ``<out>/parts/part-<c>.jsonl`` atomically (temporary file in ``<out>/.tmp`` + rename) once
 complete, its records followed by a trailer line with the chunk, the record count, the SHA-256 of
@@ -78,7 +79,7 @@ from spatialevo.selfplay import Round, RoundConfig
 from spatialevo.selfplay.sources import make_source
 
 __all__ = ["GenerateConfig", "PartError", "answer_options", "build_pool", "check_config", "digest",
-           "dump_record", "generate", "make_record", "merge", "parse_shard", "run_manifest", "to_hf"]
+           "dump_record", "generate", "make_record", "merge", "n_valid", "parse_shard", "regenerate", "run_manifest"]
 log = logging.getLogger(__name__)
 MAX_PER_TASK = 1_000_000
 MAX_CHUNK = 1_000_000
@@ -105,6 +106,8 @@ class GenerateConfig:
     #: largest share of a scene-task's records that may repeat a question when the scene has fewer
     #: distinct ones than ``per_task`` (0: never repeat; 1: always fill ``per_task``)
     max_repeat_share: float = 0.0
+    #: share of each scene-task's records that are invalid questions (answered by their reason code)
+    invalid_share: float = 0.0
     #: how questions are shown and judged: clip frames, visibility, pixel budget, counting minimum
     round: RoundConfig = field(default_factory=RoundConfig)
 
@@ -115,7 +118,7 @@ def run_manifest(cfg: GenerateConfig, names: Sequence[str], content: Sequence[st
     the same scene names are another run)."""
     return {"format": FORMAT, "seed": cfg.seed, "tasks": list(cfg.tasks), "per_task": cfg.per_task, "chunk": cfg.chunk,
             "images": cfg.images, "draws_per_record": cfg.draws_per_record, "patience": cfg.patience,
-            "max_repeat_share": cfg.max_repeat_share, "round": _round_manifest(cfg.round),
+            "max_repeat_share": cfg.max_repeat_share, "invalid_share": cfg.invalid_share, "round": _round_manifest(cfg.round),
             "scenes": list(names), "scene_content": list(content), "chunks": chunks, "units": units}
 
 
@@ -143,11 +146,18 @@ def check_config(cfg: GenerateConfig) -> None:
             raise SpatialEvoError(f"{name} must be between 1 and {top:,}, got {value}")
     if not 0.0 <= cfg.max_repeat_share <= 1.0:
         raise SpatialEvoError(f"--max-repeat-share must be between 0 and 1, got {cfg.max_repeat_share}")
+    if not 0.0 <= cfg.invalid_share < 1.0:
+        raise SpatialEvoError(f"--invalid-share must be at least 0 and below 1, got {cfg.invalid_share}")
     if not 0 <= cfg.seed <= MAX_SEED:
         raise SpatialEvoError(f"--seed must be between 0 and {MAX_SEED}, got {cfg.seed}")
 
 
 # --- records ---------------------------------------------------------------------------------
+
+
+def n_valid(cfg: GenerateConfig) -> int:
+    """Valid-question units per scene and task: ``per_task`` less the ``invalid_share`` (rounded)."""
+    return cfg.per_task - int(cfg.per_task * cfg.invalid_share + 0.5)
 
 
 def answer_options(task: str) -> tuple[str, ...] | None:
@@ -190,7 +200,7 @@ def build_pool(rnd: Round, scene_name: str, task: str, cfg: GenerateConfig) -> l
     rng = np.random.default_rng([int(cfg.seed) & 0xFFFFFFFF, *_name_key(scene_name, task)])
     opts = answer_options(task)
     buckets: dict[str | None, list[tuple[Question, Verdict]]] = {o: [] for o in opts} if opts else {None: []}
-    want = ceil(cfg.per_task / len(buckets))
+    want = ceil(n_valid(cfg) / len(buckets))
     open_buckets = len(buckets)
     scene_task = t.scope == "scene"
     clip = rnd.evidence(scene_name, task) or None if scene_task else None  # no frames (a box list): the whole scene
@@ -198,7 +208,7 @@ def build_pool(rnd: Round, scene_name: str, task: str, cfg: GenerateConfig) -> l
     seen: set[tuple] = set()  # draws evaluated
     asked: set[tuple] = set()  # canonical forms of the valid ones: re-wordings of one question are one question
     stale = 0
-    for _ in range(cfg.draws_per_record * cfg.per_task):
+    for _ in range(cfg.draws_per_record * n_valid(cfg)):
         q = t.draw(dge.index, rng)
         key = None if q is None else q.key()
         v = None
@@ -226,24 +236,34 @@ def build_pool(rnd: Round, scene_name: str, task: str, cfg: GenerateConfig) -> l
 
 
 def records_of(pool_size: int, cfg: GenerateConfig) -> int:
-    """Records a scene-task with ``pool_size`` distinct questions gets: ``per_task``, or fewer when
-    the pool is smaller and repeats would exceed ``max_repeat_share`` of the records."""
-    if pool_size >= cfg.per_task or cfg.max_repeat_share >= 1.0:
-        return cfg.per_task if pool_size else 0
+    """Valid-question records a scene-task with ``pool_size`` distinct questions gets: :func:`n_valid`,
+    or fewer when the pool is smaller and repeats would exceed ``max_repeat_share`` of the records."""
+    want = n_valid(cfg)
+    if pool_size >= want or cfg.max_repeat_share >= 1.0:
+        return want if pool_size else 0
     repeats = int(cfg.max_repeat_share * pool_size / (1.0 - cfg.max_repeat_share) + 1e-9)
-    return min(cfg.per_task, pool_size + repeats)
+    return min(want, pool_size + repeats)
 
 
-def make_record(rnd: Round, scene_name: str, task: str, k: int, pool: list[tuple[Question, Verdict]], cfg: GenerateConfig) -> dict[str, Any] | None:
-    """The record of unit ``k`` of a scene and task (``None`` when the pool is empty or unit ``k``
-    would repeat a question beyond ``max_repeat_share``): the round's solver turn of the question
-    (its frames, words, prompt and verdict)."""
-    if not pool or k >= records_of(len(pool), cfg):
+def make_record(rnd: Round, scene_name: str, task: str, k: int, pool: list[tuple[Question, Verdict]], cfg: GenerateConfig,
+                index: int = 0) -> dict[str, Any] | None:
+    """The record of unit ``k`` of a scene and task (``index``: its unit number in the run): the
+    round's solver turn of pool question ``k`` (its frames, words, prompt and verdict), or for ``k
+    >= n_valid`` an invalid question of the task for its evidence (drawn with a generator seeded by
+    ``(seed, scene, task, k)``). ``None`` when there is no such question or unit ``k`` would repeat
+    one beyond ``max_repeat_share``."""
+    if k >= n_valid(cfg):
+        rng = np.random.default_rng([int(cfg.seed) & 0xFFFFFFFF, *_name_key(scene_name, task, "invalid", str(k))])
+        turn = rnd.sampled_solver_turn(scene_name, task, rng, invalid=True, images=False)
+        if turn is None:
+            return None
+    elif not pool or k >= records_of(len(pool), cfg):
         return None
-    q, v = pool[k % len(pool)]
-    turn = rnd.solver_turn(scene_name, q, images=False, verdict=v)  # the pool's verdict, for the same frames
+    else:
+        q, v = pool[k % len(pool)]
+        turn = rnd.solver_turn(scene_name, q, images=False, verdict=v)  # the pool's verdict, for the same frames
     images = [f"images/{scene_name}/{fid}.png" for fid in turn.frames] if cfg.images else []
-    return qa_record(turn, f"{scene_name}-{task}-{k:06d}", images)
+    return qa_record(turn, f"{scene_name}-{task}-{k:06d}", images, index=index, seed=cfg.seed)
 
 
 def dump_record(rec: dict[str, Any]) -> str:
@@ -276,6 +296,12 @@ def _write_images(rnd: Round, name: str, frames: Sequence[str], out: Path) -> No
             raise renamed(exc, path) from exc
 
 
+def unit_of(u: int, cfg: GenerateConfig) -> tuple[int, str, int]:
+    """Unit ``u`` as ``(scene number, task, k)``."""
+    s, r = divmod(u, len(cfg.tasks) * cfg.per_task)
+    return s, cfg.tasks[r // cfg.per_task], r % cfg.per_task
+
+
 class _Units:
     """The records of chunks: unit ``u`` is scene ``u // (T·P)``, task ``(u // P) % T``, ``k = u % P``.
 
@@ -288,7 +314,7 @@ class _Units:
         self.per_scene = len(cfg.tasks) * cfg.per_task
         self.n_units = len(self.source) * self.per_scene
         self.n_chunks = (self.n_units + cfg.chunk - 1) // cfg.chunk
-        self.no_question = self.repeated = self.capped = 0
+        self.no_question = self.repeated = self.capped = self.invalid = 0
         self.distinct: dict[str, int] = dict.fromkeys(cfg.tasks, 0)  # distinct questions over the scenes pooled here
         self.short: dict[str, int] = dict.fromkeys(cfg.tasks, 0)  # scenes with fewer distinct questions than per_task
         self.seen: set[int] = set()
@@ -308,26 +334,26 @@ class _Units:
         if pool is None:
             pool = self._pools[task] = build_pool(self.round, name, task, self.cfg)
             self.distinct[task] += len(pool)
-            self.short[task] += 0 < len(pool) < self.cfg.per_task
+            self.short[task] += 0 < len(pool) < n_valid(self.cfg)
         return pool
 
     def record(self, u: int) -> dict[str, Any] | None:
         cfg = self.cfg
-        s, r = divmod(u, self.per_scene)
-        task, k = cfg.tasks[r // cfg.per_task], r % cfg.per_task
+        s, task, k = unit_of(u, cfg)
         name = self.source.names[s]
         if not self._load(s):
             self.no_question += 1
             return None
         pool = self._pool(name, task)
-        rec = make_record(self.round, name, task, k, pool, cfg)
+        rec = make_record(self.round, name, task, k, pool, cfg, index=u)
         if rec is None:
-            if pool:
+            if pool and k < n_valid(cfg):
                 self.capped += 1
             else:
                 self.no_question += 1
             return None
-        self.repeated += k >= len(pool)
+        self.repeated += len(pool) <= k < n_valid(cfg)
+        self.invalid += k >= n_valid(cfg)
         if cfg.images and rec["frames"]:
             _write_images(self.round, name, rec["frames"], self.out)
         return rec
@@ -419,7 +445,7 @@ def _run_chunks(units: _Units, run: str, progress: bool, *, rotate: bool) -> dic
     if bar is not None:
         bar.close()
     _warn_short(units)
-    return {"written": written, "records": records, "no_question": units.no_question, "repeated": units.repeated,
+    return {"written": written, "records": records, "no_question": units.no_question, "repeated": units.repeated, "invalid": units.invalid,
             "capped": units.capped, "distinct": dict(units.distinct), "short_scenes": dict(units.short),
             "scenes_skipped": units.source.skipped, "chunks": len(mine), "chunks_skipped_as_done": len(mine) - len(todo),
             "chunks_by_other_runs": by_others, "parts_regenerated": damaged}
@@ -453,19 +479,31 @@ def merge(out: Path) -> Path:
     return out / "data.jsonl"
 
 
-def to_hf(out: Path) -> Path:
-    """Write ``<out>/hf`` with Hugging Face ``datasets`` (needs the ``train`` extra)."""
-    try:
-        import datasets
-    except ImportError:
-        raise SpatialEvoError("the Hugging Face format needs the 'datasets' package: pip install 'spatialevo[train]'") from None
-    rows = [json.loads(line) for line in (Path(out) / "data.jsonl").read_text().splitlines() if line]
-    for r in rows:
-        for key in ("question", "evidence", "answer"):
-            r[key] = json.dumps(r[key], sort_keys=True)
-    ds = datasets.Dataset.from_list(rows)
-    ds.save_to_disk(str(Path(out) / "hf"))
-    return Path(out) / "hf"
+def regenerate(out: Path, index: int, *, scenes: Any) -> dict[str, Any] | None:
+    """Record ``index`` (its ``index`` field) of the run in ``out``, made again from the run's
+    manifest and ``scenes`` (the run's scenes: checked by name and content); ``None`` for a unit
+    that has no record. Writes nothing.
+
+    Raises:
+        SpatialEvoError: no run in ``out``, other scenes than the run's, or an index out of range.
+    """
+    meta = read_manifest(Path(out))
+    if meta.get("format") != FORMAT:
+        raise SpatialEvoError(f"'{out}' was written by another spatialevo version (format {meta.get('format')}, this one reads {FORMAT})")
+    cfg = GenerateConfig(out=Path(out), scenes=scenes, tasks=tuple(meta["tasks"]), per_task=meta["per_task"], seed=meta["seed"],
+                         chunk=meta["chunk"], images=meta["images"], draws_per_record=meta["draws_per_record"], patience=meta["patience"],
+                         max_repeat_share=meta["max_repeat_share"], invalid_share=meta["invalid_share"],
+                         round=RoundConfig(**meta["round"], cache=2))
+    rnd = Round(make_source(scenes), cfg.round)
+    if list(rnd.source.names) != meta["scenes"] or list(rnd.source.fingerprint()) != meta["scene_content"]:
+        raise SpatialEvoError(f"the scenes given are not the ones the run in '{out}' was made from")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < meta["units"]:
+        raise SpatialEvoError(f"index must be a whole number between 0 and {meta['units'] - 1}, got {index!r}")
+    s, task, k = unit_of(index, cfg)
+    name = rnd.source.names[s]
+    if rnd.cache.entry(name) is None:
+        return None
+    return make_record(rnd, name, task, k, build_pool(rnd, name, task, cfg), cfg, index=index)
 
 
 def digest(path: Path) -> str:

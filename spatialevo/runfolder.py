@@ -31,11 +31,12 @@ except ImportError:  # no flock (Windows): runs into one folder must not overlap
 
 log = logging.getLogger(__name__)
 #: version of the manifest and part format (a folder of another version is refused)
-FORMAT = 3
+FORMAT = 4
 MANIFEST = "manifest.json"
 #: manifest keys that change records (compared on every resume and shard)
-ARG_KEYS = ("format", "seed", "tasks", "per_task", "chunk", "images", "draws_per_record", "patience", "scenes", "scene_content")
-_FLAGS = {"per_task": "--per-task", "images": "--no-images", "scenes": "--scenes", "seed": "--seed", "tasks": "--tasks", "chunk": "--chunk",
+ARG_KEYS = ("format", "seed", "tasks", "per_task", "chunk", "images", "draws_per_record", "patience", "max_repeat_share", "invalid_share",
+            "round", "scenes", "scene_content")
+_FLAGS = {"max_repeat_share": "--max-repeat-share", "invalid_share": "--invalid-share", "per_task": "--per-task", "images": "--no-images", "scenes": "--scenes", "seed": "--seed", "tasks": "--tasks", "chunk": "--chunk",
           "scene_content": "--scenes"}
 _PART_KEY = "spatialevo_part"
 
@@ -187,8 +188,11 @@ def manifest_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             out.append(f"{flag}: other scene files under the same names ({', '.join(changed[:3])}{', …' if len(changed) > 3 else ''})")
         elif key == "images":
             out.append(f"{flag}: images {'on' if a else 'off'} there, {'on' if b else 'off'} here")
+        elif key == "round" and isinstance(a, dict):
+            out += [f"{k} (round option): {a.get(k)} there, {b.get(k)} here" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
         else:
             out.append(f"{flag}: {a} there, {b} here")
+    out += [f"{k}: {old.get(k)} there, {new[k]} here" for k in sorted(set(new) - set(ARG_KEYS)) if old.get(k) != new[k]]
     return out
 
 

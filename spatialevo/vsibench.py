@@ -100,6 +100,60 @@ def report(rows: Iterable[tuple[str, float]]) -> dict[str, Any]:
     return {"types": types, "overall": overall}
 
 
+# -- export: spatialevo records as VSI-Bench rows --------------------------------------------------
+#: VSI-Bench's question wording per question type ({a}, {b}, {c}: the question's objects in order;
+#: {choices}: the multiple-choice options, comma-separated, in their lettered order)
+WORDING: dict[str, str] = {
+    "object_counting": "How many {a}(s) are in this room?",
+    "object_size_estimation": "What is the length of the longest dimension (length, width, or height) of the {a}, measured in centimeters?",
+    "object_abs_distance": "Measuring from the closest point of each object, what is the direct distance between the {a} and the {b} (in meters)?",
+    "object_rel_distance": "Measuring from the closest point of each object, which of these objects ({choices}) is the closest to the {a}?",
+    "object_rel_direction_easy": "If I am standing by the {a} and facing the {b}, is the {c} to the left or the right of the {b}?",
+    "object_rel_direction_medium": "If I am standing by the {a} and facing the {b}, is the {c} to my left, right, or back? "
+                                   "An object is to my back if I would have to turn at least 135 degrees in order to face it.",
+    "object_rel_direction_hard": "If I am standing by the {a} and facing the {b}, is the {c} to my front-left, front-right, back-left, or "
+                                 "back-right? The directions refer to the quadrants of a Cartesian plane (if I am standing at the origin "
+                                 "and facing along the positive y-axis).",
+    "room_size_estimation": "What is the size of this room (in square meters)? If multiple rooms are shown, estimate the size of the combined space.",
+}
+LETTERS = "ABCDEFGH"
+
+
+def lettered(options: list[str], answer: str, slot: int) -> tuple[list[str], str]:
+    """The options with ``answer`` moved to letter ``slot % len(options)`` (the others keep their
+    order), written ``"A. sofa"``, and the answer's letter."""
+    rest = [o for o in options if o != answer]
+    k = slot % len(options)
+    order = rest[:k] + [answer] + rest[k:]
+    return [f"{LETTERS[i]}. {o}" for i, o in enumerate(order)], LETTERS[k]
+
+
+def export_rows(records: Iterable[dict[str, Any]], dataset: str = "spatialevo") -> Iterable[dict[str, Any]]:
+    """VSI-Bench rows (``id, dataset, scene_name, question_type, question, options, ground_truth``,
+    plus ``images``, ``frames``, ``task`` and ``record_id``) of the valid records of the tasks
+    VSI-Bench shares, in order: VSI-Bench's wording (:data:`WORDING`), numbers as the answer text,
+    multiple choice as lettered options whose answer letter cycles A, B, C, … per question type and
+    option count (balanced), the ground truth its letter. Ids count the rows from 0."""
+    slots: dict[tuple[str, int], int] = defaultdict(int)
+    n = 0
+    for rec in records:
+        q = rec["question"]
+        qtype = question_type(rec["task"], q.get("params"))
+        if qtype is None or rec.get("reason"):
+            continue
+        objs = list(q.get("objects") or []) + ["", "", ""]
+        options, truth = None, str(rec["answer_text"])
+        if qtype in MULTIPLE_CHOICE_TYPES:
+            slot = (qtype, len(rec["options"]))
+            options, truth = lettered(list(rec["options"]), truth, slots[slot])
+            slots[slot] += 1
+        choices = ", ".join(o.split(". ", 1)[1] for o in options) if options else ""
+        yield {"id": n, "dataset": dataset, "scene_name": rec["scene"], "question_type": qtype,
+               "question": WORDING[qtype].format(a=objs[0], b=objs[1], c=objs[2], choices=choices), "options": options,
+               "ground_truth": truth, "images": rec["images"], "frames": rec["frames"], "task": rec["task"], "record_id": rec["id"]}
+        n += 1
+
+
 # -- files: a VSI-Bench-format test set and a predictions file ------------------------------------
 def read_table(path: str | Path) -> list[dict[str, Any]]:
     """The rows of a VSI-Bench-format test set: Parquet (needs ``pyarrow``), CSV, JSON lines or a

@@ -95,7 +95,9 @@ def test_records_do_not_depend_on_other_scenes(tmp_path) -> None:
     folder.mkdir()
     (folder / one.name).write_bytes(one.read_bytes())
     alone = [json.loads(x) for x in run(tmp_path / "alone", scenes=str(folder), per_task=4).read_text().splitlines()]
-    assert alone and alone == [r for r in whole if r["id"].startswith(one.stem + "-")]
+    mine = [r for r in whole if r["id"].startswith(one.stem + "-")]
+    drop = lambda r: {k: v for k, v in r.items() if k != "index"}  # noqa: E731  (index: the unit number in the run)
+    assert alone and [drop(r) for r in alone] == [drop(r) for r in mine] and len({m["index"] - a["index"] for m, a in zip(mine, alone)}) == 1
 
 
 def test_small_question_spaces_never_repeat_silently(tmp_path, caplog) -> None:
@@ -110,20 +112,6 @@ def test_small_question_spaces_never_repeat_silently(tmp_path, caplog) -> None:
     assert half["written"] == 4 * 2 and half["repeated"] == 4  # one repeat per scene: half of its records
     full = generate(GenerateConfig(out=tmp_path / "f", tasks=("room_size",), per_task=3, images=False, max_repeat_share=1.0), progress=False)
     assert full["written"] == 4 * 3 and full["repeated"] == 4 * 2
-
-
-def test_hugging_face_output(tmp_path) -> None:
-    datasets = pytest.importorskip("datasets")  # a 'train' extra; make test installs it
-    from spatialevo.generate import to_hf
-
-    data = run(tmp_path / "hf", per_task=3, images=True)
-    rows = [json.loads(x) for x in data.read_text().splitlines()]
-    ds = datasets.load_from_disk(str(to_hf(tmp_path / "hf")))
-    assert len(ds) == len(rows)
-    for rec, row in zip(ds, rows):
-        assert rec["id"] == row["id"] and rec["answer_text"] == row["answer_text"] and rec["images"] == row["images"]
-        assert json.loads(rec["question"]) == row["question"] and json.loads(rec["answer"]) == row["answer"]
-        assert all((tmp_path / "hf" / img).exists() for img in rec["images"])
 
 
 def test_shard_union_equals_unsharded(tmp_path) -> None:

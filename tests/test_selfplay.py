@@ -182,7 +182,7 @@ def test_env_generate_stream_and_eval_agree(tmp_path) -> None:
         (name, _), = record_scenes(eval_round.source, [rec])
         turn = record_turn(eval_round, name, rec)
         assert info["frames"] == rec["frames"] == json.loads(row["frames"]) == list(turn.frames)
-        assert info["prompt"] == rec["prompt"] == row["prompt"][0]["content"] == turn.prompt
+        assert info["prompt"] == rec["prompt"][0]["content"] == row["prompt"][0]["content"] == turn.prompt and rec["prompt"] == row["prompt"]
         assert info["question_text"] == rec["question_text"] == turn.question_text
         assert info["verdict"].to_dict() == row_verdict.to_dict() == turn.verdict.to_dict()
         assert info["verdict"].answer_text == rec["answer_text"] and info["verdict"].valid

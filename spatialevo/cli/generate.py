@@ -9,7 +9,9 @@ from typing import Any
 from spatialevo import generate as generation
 from spatialevo.dge import TASK_NAMES
 from spatialevo.errors import SpatialEvoError
-from spatialevo.generate import MAX_SEED, GenerateConfig, generate, merge, parse_shard, to_hf
+from spatialevo.generate import MAX_SEED, GenerateConfig, generate, merge, parse_shard
+from spatialevo.hfdata import FORMATS, write_folder
+from spatialevo.hfdata.folder import SHARD_BYTES
 from spatialevo.selfplay import RoundConfig
 
 
@@ -26,7 +28,8 @@ def add_parser(sub: Any) -> None:
             "  spatialevo generate --out out/qa --per-task 100\n"
             "  spatialevo generate --scenes path/to/scans --out out/qa --tasks object_size,room_size\n"
             "  spatialevo generate --out out/qa --shard 0/4   # on machine 0 of 4; then: --merge-only\n"
-            "  spatialevo generate --out out/qa --merge-only --hf"
+            "  spatialevo generate --out out/qa --merge-only --format trl   # rewrite the shards for TRL\n\n"
+            "The folder is a Hugging Face dataset: datasets.load_dataset('out/qa') reads data/*.parquet as the README.md card says."
         ),
     )
     g.add_argument("--out", required=True, help="output folder (records in data.jsonl, images/ beside)")
@@ -44,27 +47,36 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--max-pixels", type=int, default=224 * 224, help="pixel budget of each written image, aspect kept (default 50176 = 224x224)")
     g.add_argument("--counting-min", type=int, default=2, help="count only labels with at least this many instances (default 2, as VSI-Bench)")
     g.add_argument("--merge-only", action="store_true", help="only verify and merge finished parts into data.jsonl")
-    g.add_argument("--hf", action="store_true", help="also save a Hugging Face dataset to <out>/hf")
+    g.add_argument("--format", default="spatialevo", choices=FORMATS,
+                   help="columns of the Parquet shards in <out>/data: spatialevo (every record field, typed), trl (prompt, images, "
+                        "solution, completion: GRPO / SFT), sft (chat messages), vsibench (VSI-Bench columns and wording) "
+                        "(default spatialevo)")
+    g.add_argument("--invalid-share", type=float, default=0.0,
+                   help="share of each scene-task's records that are invalid questions, answered by their reason code (default 0)")
+    g.add_argument("--shard-mb", type=int, default=SHARD_BYTES >> 20, help=f"size at which a Parquet shard is closed, MB (default {SHARD_BYTES >> 20})")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_run)
 
 
 def _run(args: Any) -> int:
     """Generate this shard's parts (unless ``--merge-only``), then, for an unsharded run or
-    ``--merge-only``, verify and merge them into ``data.jsonl`` (and the Hugging Face copy with ``--hf``)."""
+    ``--merge-only``, verify and merge them into ``data.jsonl`` and write the Parquet shards and card."""
     if not args.out.strip():
         raise SpatialEvoError("--out is empty")
+    if not 1 <= args.shard_mb <= 1 << 20:
+        raise SpatialEvoError(f"--shard-mb must be between 1 and {1 << 20}, got {args.shard_mb}")
     out = Path(args.out)
     shard = parse_shard(args.shard)
     if not args.merge_only:
         cfg = GenerateConfig(
             out=out, scenes=args.scenes, tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),
             per_task=args.per_task, seed=args.seed, shard=shard, chunk=args.chunk, images=not args.no_images,
-            max_repeat_share=args.max_repeat_share,
+            max_repeat_share=args.max_repeat_share, invalid_share=args.invalid_share,
             round=RoundConfig(clip_frames=args.clip_frames, max_pixels=args.max_pixels, counting_min=args.counting_min),
         )
         res = generate(cfg, progress=not args.quiet)
-        print(f"wrote {res['written']} records ({res['records']} in this shard's parts; {res['repeated']} reuse a question: "
+        print(f"wrote {res['written']} records ({res['records']} in this shard's parts; {res['invalid']} invalid questions; "
+              f"{res['repeated']} reuse a question: "
               f"the scene had fewer distinct ones); {res['no_question']} units without a valid question; "
               f"{len(res['scenes_skipped'])} scene(s) skipped; {len(res['parts_regenerated'])} damaged part(s) regenerated")
         for path, reason in res["scenes_skipped"]:
@@ -79,6 +91,7 @@ def _run(args: Any) -> int:
             return 0
     path = merge(out)
     print(f"merged {path}")
-    if args.hf:
-        print(f"saved {to_hf(out)}")
+    res = write_folder(out, args.format, shard_bytes=args.shard_mb << 20)
+    print(f"wrote {res['rows']} {args.format} rows in {len(res['shards'])} shard(s) to {out / 'data'} "
+          f"and the card {out / 'README.md'}: datasets.load_dataset({str(out)!r}) reads them")
     return 0

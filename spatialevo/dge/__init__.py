@@ -16,11 +16,12 @@ from spatialevo.dge.engine import DGE, make_rng, make_tasks
 from spatialevo.dge.language import ParseFailure, TemplateError, parse, render
 from spatialevo.dge.question import Question, QuestionFormatError
 from spatialevo.dge.tasks import FRAME_TASKS, SCENE_TASKS, TASK_NAMES, TASKS, NoValidQuestionError, Task
-from spatialevo.dge.verdict import REASON_CODES, Reason, Verdict
+from spatialevo.dge.verdict import EVIDENCE_FIELDS, REASON_CODES, Reason, Verdict
 
 __all__ = [
     "DGE",
     "FRAME_TASKS",
+    "EVIDENCE_FIELDS",
     "REASON_CODES",
     "SCENE_TASKS",
     "TASKS",

@@ -55,6 +55,25 @@ class Reason(str, Enum):
 
 REASON_CODES: tuple[str, ...] = tuple(r.value for r in Reason)
 
+#: Every evidence key a verdict may hold and its one type (``"float"``, ``"int"``, ``"str"``, or a
+#: list of them: ``"floats"``, ``"strs"``), whatever the task or reason: a dataset stores the
+#: evidence as one typed record with these fields (absent ones empty). A new key is added here.
+EVIDENCE_FIELDS: dict[str, str] = {
+    # lengths and distances (metres), areas (m²)
+    "distance_m": "float", "center_distance_m": "float", "distances_m": "floats", "floor_distance_m": "float",
+    "floor_distance_ab_m": "float", "floor_distance_ac_m": "float", "separation_m": "float", "translation_m": "float",
+    "height_difference_m": "float", "difference_m": "float", "median_depth_m": "floats", "longest_edge_m": "float",
+    "longest_edges_m": "floats", "extents_m": "floats", "area_m2": "float",
+    # vectors (metres; world or camera frame as the name says) and ratios
+    "displacement_camera_m": "floats", "translation_camera_m": "floats", "region_centroid": "floats", "component_ratios": "floats",
+    # angles (degrees) and cosines
+    "angle_deg": "float", "yaw_change_deg": "float", "heading_cos": "float",
+    # visible fractions (per frame or per instance), counts
+    "visible": "floats", "count": "int", "hidden": "int",
+    # names
+    "label": "str", "object": "str", "frame": "str", "options": "strs", "level": "str", "source": "str", "reference": "int",
+}
+
 
 @dataclass(frozen=True)
 class Verdict:

@@ -67,6 +67,13 @@ def questioner_prompt(task: str, askable: Askable, n_images: int) -> str:
     )
 
 
+def chat(text: str) -> list[dict[str, str]]:
+    """A prompt as the conversation a chat model is given (TRL's conversational format): one user
+    message holding the text. The images travel beside it (a row's ``images``); TRL and the chat
+    templates place them before the text."""
+    return [{"role": "user", "content": text}]
+
+
 def solver_prompt(question_text: str, n_images: int) -> str:
     """Instructions for the solver: the question and the answer format."""
     return (
@@ -75,6 +82,11 @@ def solver_prompt(question_text: str, n_images: int) -> str:
         "Reply with the answer inside <answer></answer>. If the question cannot be answered exactly, "
         "answer with the reason code (e.g. <answer>ambiguous_label</answer>)."
     )
+
+
+def answer_reply(answer_text: str) -> str:
+    """The solver reply that states ``answer_text`` in the format :func:`solver_prompt` asks for."""
+    return f"<answer>{answer_text}</answer>"
 
 
 def _json_object(text: str) -> tuple[dict[str, Any] | None, str, str]:

@@ -104,6 +104,13 @@ class QuestionerReward:
 def solver_reward(output: Any, verdict: Verdict) -> tuple[float, dict[str, float], str]:
     """``(reward, parts, error)`` of a solver output against the question's verdict (module docstring):
     format needs a complete ``<answer>…</answer>`` block with non-empty content."""
+    return solver_reward_of(output, valid=verdict.valid, kind=verdict.answer_kind, gt=verdict.answer, unit=verdict.unit,
+                            options=verdict.options, reason=verdict.reason.value if verdict.reason is not None else "")
+
+
+def solver_reward_of(output: Any, *, valid: bool, kind: str, gt: Any, unit: str | None = None, options: Sequence[str] | None = None,
+                     reason: str = "") -> tuple[float, dict[str, float], str]:
+    """:func:`solver_reward` from the verdict's fields (as a QA record holds them)."""
     if not isinstance(output, str):
         return 0.0, {"format": 0.0, "score": 0.0}, f"the answer must be text, got {type(output).__name__}"
     if len(output) > MAX_OUTPUT_CHARS:
@@ -111,8 +118,7 @@ def solver_reward(output: Any, verdict: Verdict) -> tuple[float, dict[str, float
     block = answer_block(output)
     fmt = 1.0 if block else 0.0
     err = "" if fmt else ("empty <answer></answer> block" if block == "" else "no <answer>...</answer> block")
-    s = answer_score(output, valid=verdict.valid, kind=verdict.answer_kind, gt=verdict.answer, unit=verdict.unit,
-                     options=verdict.options, reason=verdict.reason.value if verdict.reason is not None else "")
+    s = answer_score(output, valid=valid, kind=kind, gt=gt, unit=unit, options=options, reason=reason)
     return W_SOLVER_FORMAT * fmt + W_SOLVER_SCORE * s, {"format": fmt, "score": s}, err
 
 

@@ -43,6 +43,7 @@ from spatialevo.dge import TASKS, Question, make_rng
 from spatialevo.errors import SpatialEvoError
 from spatialevo.selfplay import Round, Turn
 from spatialevo.selfplay.curriculum import UniformScheduler
+from spatialevo.selfplay.prompts import chat
 from spatialevo.train.solver import pil_images
 
 #: questioner questions kept for the solver (the newest; older ones beyond the age limit go first)
@@ -161,7 +162,7 @@ class SelfPlayStream:
     def _pack(self, i: int, turn: Turn, age: int = -1) -> dict[str, Any]:
         scene = self.round.scene(turn.scene)
         return {
-            "prompt": [{"role": "user", "content": turn.prompt}],
+            "prompt": chat(turn.prompt),
             "images": pil_images(turn.images),
             "role": turn.role,
             "scene": turn.scene,

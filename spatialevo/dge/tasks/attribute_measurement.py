@@ -42,7 +42,7 @@ class AttributeMeasurement(Task):
 
     def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
         la, lb = (float(index.longest[inst[0]]) for inst in r.objects)
-        ev = {"longest_edge_m": [la, lb]}
+        ev = {"longest_edges_m": [la, lb]}
         if abs(la - lb) < self.config.tie_margin_m:
             return self.bad(Reason.NEAR_TIE, f"the {r.labels[0]} ({la:.2f} m) and the {r.labels[1]} ({lb:.2f} m) are about as large", ev)
         opts = self.options_for(q, r)

@@ -197,7 +197,7 @@ class Task:
                 ref = index.scene.objects[hidden[0]].ref
                 return self.bad(Reason.NOT_IN_EVIDENCE, f"{ref} ({lab}) is not visible in any of the {len(shown)} shown frame(s) "
                                 f"(best visible fraction {float(seen[hidden[0]]):.2f} < {min_visible:g})",
-                                {"object": ref, "visible": round(float(seen[hidden[0]]), 4), "hidden": len(hidden)})
+                                {"object": ref, "visible": [round(float(seen[hidden[0]]), 4)], "hidden": len(hidden)})
         return v
 
     def _task_verdict(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
@@ -321,7 +321,7 @@ class Task:
             return self.bad(
                 Reason.NOT_VISIBLE,
                 f"the {lab} is not visible enough in frame {fid} (best visible fraction {float(v.max()):.2f} < {self.config.min_visible})",
-                {"label": lab, "visible": float(v.max())},
+                {"label": lab, "visible": [float(v.max())]},
             )
         return seen
 

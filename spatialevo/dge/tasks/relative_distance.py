@@ -45,7 +45,7 @@ class RelativeDistance(Task):
         dists = np.array([index.distances[a, inst].min() for inst in r.objects[1:]])
         order = np.argsort(dists, kind="stable")
         best, second = int(order[0]), int(order[1])
-        ev = {"distances_m": dict(zip(r.labels[1:], dists.tolist()))}
+        ev = {"distances_m": dists.tolist()}  # per candidate, in the order of the options
         options = self.options_for(q, r)
         if dists[second] - dists[best] < self.config.tie_margin_m:
             return self.bad(
