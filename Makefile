@@ -7,7 +7,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 OUT    ?= out/demo
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-lmms-eval lint bench clean
+LMMS_VENV ?= .venv-lmms-eval
 
 $(VENV)/.installed: pyproject.toml
 	@# open3d needs the system library libusb-1.0 (install it when missing; root on CI machines)
@@ -19,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	@# torch 2.13.0 first: a CPU wheel already on disk here (only the training extras use it)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[dev,train]"
+	$(PIP) install -q -e ".[dev,train,video]"
 	@touch $@
 
 setup: $(VENV)/.installed
@@ -30,6 +31,18 @@ demo: setup
 test: setup
 	$(PY) -m ruff check spatialevo tests benchmarks scenes
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# lmms-eval in its own virtualenv (it pulls torchvision and many pins; the main .venv stays as it is):
+# the CPU torch first so nothing pulls a CUDA build, then the package and lmms-eval, then its test
+$(LMMS_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(LMMS_VENV)
+	$(LMMS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LMMS_VENV)/bin/python -m pip install -q torch==2.13.0
+	$(LMMS_VENV)/bin/python -m pip install -q -e ".[dev]" "datasets>=4.0" lmms-eval
+	@touch $@
+
+test-lmms-eval: $(LMMS_VENV)/.installed
+	$(LMMS_VENV)/bin/python -m pytest -q -p no:cacheprovider -rs tests/test_lmms_eval_task.py
 
 lint: setup
 	$(PY) -m ruff check .

@@ -7,7 +7,8 @@ visible fraction of every object in every frame, and draw a top-down picture. Ou
 Then a short self-play loop in ``SpatialEvo-v0`` with scripted agents (an oracle questioner and a
 noisy-oracle solver that improves with practice, tasks chosen by the adaptive curriculum) prints a
 per-task accuracy table (``<out>/selfplay.json``), and ``spatialevo generate`` writes a small
-verified dataset to ``<out>/qa/``.
+verified dataset to ``<out>/qa/`` (records in ``data.jsonl``; typed Parquet shards and a dataset card,
+so ``datasets.load_dataset("<out>/qa")`` reads it).
 """
 
 from __future__ import annotations
@@ -58,9 +59,12 @@ def run_demo(out: str | Path, every: int = 1, episodes: int = 400) -> int:
         )
     selfplay(out, episodes=episodes)
     from spatialevo.generate import GenerateConfig, generate, merge
+    from spatialevo.hfdata import write_folder
 
     res = generate(GenerateConfig(out=out / "qa", per_task=2, chunk=32), progress=False)
     print(f"\ndataset: {res['records']} verified QA records in {merge(out / 'qa')} (images in {out / 'qa' / 'images'})")
+    write_folder(out / "qa")
+    print(f"  a Hugging Face dataset folder too: datasets.load_dataset({str(out / 'qa')!r}, split='train')")
     print(f"\noutputs in {out}/ (top-down pictures: {out}/<scene>/topdown.png)")
     return 0
 

@@ -22,6 +22,11 @@ class SpatialEvoError(Exception):
     """Base class of every error spatialevo raises on purpose."""
 
 
+class ServiceError(SpatialEvoError):
+    """A service the command talks to (a model endpoint) failed: the environment, not the arguments
+    (the CLI exits 1, as for other environment failures)."""
+
+
 class SceneFormatError(SpatialEvoError, ValueError):
     """A scene file or value is malformed.
 

@@ -100,6 +100,23 @@ def report(rows: Iterable[tuple[str, float]]) -> dict[str, Any]:
     return {"types": types, "overall": overall}
 
 
+# -- the question as the public harness poses it ----------------------------------------------------
+PRE_PROMPT = "These are frames of a video."
+MCA_POST_PROMPT = "Answer with the option's letter from the given choices directly."
+NA_POST_PROMPT = "Please answer the question using a single word or phrase."
+
+
+def prompt(row: dict[str, Any]) -> str:
+    """The text shown with a row's frames, as the public lmms-eval task builds it: the pre-prompt,
+    the question, for multiple choice ``Options:`` and one option per line, and the post-prompt."""
+    qtype = str(row["question_type"])
+    if qtype in MULTIPLE_CHOICE_TYPES:
+        options = row.get("options")
+        options = list(options) if options is not None else []
+        return "\n".join([PRE_PROMPT, str(row["question"]), "Options:\n" + "\n".join(options), MCA_POST_PROMPT])
+    return PRE_PROMPT + "\n" + str(row["question"]) + "\n" + NA_POST_PROMPT
+
+
 # -- export: spatialevo records as VSI-Bench rows --------------------------------------------------
 #: VSI-Bench's question wording per question type ({a}, {b}, {c}: the question's objects in order;
 #: {choices}: the multiple-choice options, comma-separated, in their lettered order)
@@ -163,26 +180,12 @@ def read_table(path: str | Path) -> list[dict[str, Any]]:
         SpatialEvoError: a missing or unreadable file, or a row without those columns (named).
     """
     p = Path(path)
-    if not p.is_file():
-        raise SpatialEvoError(f"VSI-Bench test set not found: {p} (a .parquet, .csv, .jsonl or .json file)")
-    suffix = p.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            try:
-                import pyarrow.parquet as pq
-            except ImportError:
-                raise SpatialEvoError("reading Parquet needs pyarrow: pip install 'spatialevo[train]' (or give a .csv / .jsonl)") from None
-            rows = pq.read_table(p).to_pylist()
-        elif suffix == ".csv":
-            with p.open(newline="", encoding="utf-8") as fh:
-                rows = list(csv.DictReader(fh))
-        elif suffix in (".jsonl", ".json"):
-            text = p.read_text(encoding="utf-8")
-            rows = safejson.loads(text) if suffix == ".json" else [safejson.loads(line) for line in text.splitlines() if line.strip()]
-        else:
-            raise SpatialEvoError(f"{p}: unknown test-set format {suffix!r} (use .parquet, .csv, .jsonl or .json)")
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise SpatialEvoError(f"{p}: cannot read it ({exc})") from None
+    if p.is_dir():
+        rows = _read_parquets(table_files(p))
+    elif not p.is_file():
+        raise SpatialEvoError(f"VSI-Bench test set not found: {p} (a .parquet, .csv, .jsonl or .json file, or a folder of .parquet)")
+    else:
+        rows = _read_file(p)
     if not isinstance(rows, list) or not rows:
         raise SpatialEvoError(f"{p}: no rows")
     for n, row in enumerate(rows, 1):
@@ -191,6 +194,61 @@ def read_table(path: str | Path) -> list[dict[str, Any]]:
             raise SpatialEvoError(f"{p}: row {n} has no {', '.join(missing)} column")
         row["id"] = str(row["id"])
     return rows
+
+
+def table_files(folder: Path) -> list[Path]:
+    """The Parquet files of a test-set folder: ``data/*.parquet`` (a spatialevo dataset folder, or a
+    Hugging Face snapshot), else ``*.parquet`` in it."""
+    files = sorted(folder.glob("data/*.parquet")) or sorted(folder.glob("*.parquet"))
+    if not files:
+        raise SpatialEvoError(f"{folder}: no .parquet test set in it (nor in {folder / 'data'})")
+    return files
+
+
+class _Images:
+    """A row's ``images`` cell, read from the memory-mapped table only when the row is answered."""
+
+    def __init__(self, column: Any, i: int):
+        self.column, self.i = column, i
+
+    def __iter__(self) -> Any:
+        return iter(self.column[self.i].as_py() or [])
+
+    def __bool__(self) -> bool:
+        return len(self.column[self.i].values) > 0 if self.column[self.i].is_valid else False
+
+
+def _read_parquets(files: list[Path]) -> list[dict[str, Any]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pa.concat_tables([pq.read_table(f, memory_map=True) for f in files])
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise SpatialEvoError(f"{files[0].parent}: cannot read its Parquet files ({exc})") from None
+    if "images" not in table.column_names:
+        return table.to_pylist()
+    column = table.column("images")
+    rows = table.drop_columns(["images"]).to_pylist()
+    for i, row in enumerate(rows):
+        row["images"] = _Images(column, i)
+    return rows
+
+
+def _read_file(p: Path) -> list[dict[str, Any]]:
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return _read_parquets([p])
+        if suffix == ".csv":
+            with p.open(newline="", encoding="utf-8") as fh:
+                return list(csv.DictReader(fh))
+        if suffix in (".jsonl", ".json"):
+            text = p.read_text(encoding="utf-8")
+            return safejson.loads(text) if suffix == ".json" else [safejson.loads(line) for line in text.splitlines() if line.strip()]
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise SpatialEvoError(f"{p}: cannot read it ({exc})") from None
+    raise SpatialEvoError(f"{p}: unknown test-set format {suffix!r} (use .parquet, .csv, .jsonl or .json)")
 
 
 def read_predictions(path: str | Path) -> dict[str, str]:

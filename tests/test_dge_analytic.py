@@ -146,7 +146,7 @@ def test_not_in_evidence_for_the_shown_frames() -> None:
     dge = DGE(analytic_scene())
     assert dge.evaluate(q("object_size", ["tv"])).valid  # the whole scene is the evidence by default
     v = dge.evaluate(q("object_size", ["tv"]), shown=["f1", "f5"])
-    assert v.reason is Reason.NOT_IN_EVIDENCE and v.evidence == {"object": "tv#5", "visible": 0.0, "hidden": 1}
+    assert v.reason is Reason.NOT_IN_EVIDENCE and v.evidence == {"object": "tv#5", "visible": [0.0], "hidden": 1}
     assert dge.evaluate(q("object_size", ["tv"]), shown=["f1", "f7"]).answer_text == dge.evaluate(q("object_size", ["tv"])).answer_text
     assert dge.evaluate(q("object_counting", ["chair"]), shown=["f3"]).reason is Reason.NOT_IN_EVIDENCE  # chair#3 hidden
     assert dge.evaluate(q("object_counting", ["chair"]), shown=["f3", "f1"]).answer == 2

@@ -154,7 +154,7 @@ def test_sft_and_vsibench_formats(folder: Path, tmp_path: Path) -> None:
     assert sft.num_rows == len(recs)
     assert sft[0]["messages"] == [*recs[0]["prompt"], {"role": "assistant", "content": f"<answer>{recs[0]['answer_text']}</answer>"}]
     res = write_folder(out, "vsibench")
-    vsi = datasets.load_dataset(str(out), split="train")
+    vsi = datasets.load_dataset(str(out), split="test")
     assert list(vsi.features)[:7] == ["id", "dataset", "scene_name", "question_type", "question", "options", "ground_truth"]
     shared = [r for r in recs if r["valid"] and vsibench.question_type(r["task"], r["question"]["params"])]
     assert vsi.num_rows == res["rows"] == len(shared) and vsi["id"] == list(range(len(shared)))
@@ -173,9 +173,9 @@ def test_sft_and_vsibench_formats(folder: Path, tmp_path: Path) -> None:
     # rewritten with other rows under the same format: the new rows load (not datasets' cache of the old ones)
     lines = (out / "data.jsonl").read_text().splitlines()
     (out / "data.jsonl").write_text("\n".join(lines[:-12]) + "\n")
-    assert datasets.load_dataset(str(out), split="train").num_rows == vsi.num_rows
+    assert datasets.load_dataset(str(out), split="test").num_rows == vsi.num_rows
     write_folder(out, "vsibench")
-    assert datasets.load_dataset(str(out), split="train").num_rows < vsi.num_rows
+    assert datasets.load_dataset(str(out), split="test").num_rows < vsi.num_rows
     for (qtype, n), c in letters.items():  # the answer letter cycles A, B, …: balanced per type and option count
         assert max(c.values()) - min(c.values()) <= 1 and len(c) == min(n, sum(c.values())), (qtype, c)
     assert "to the left or the right of the" in " ".join(r["question"] for r in rows if r["question_type"].endswith("easy")) or not any(

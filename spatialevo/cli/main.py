@@ -18,7 +18,7 @@ import sys
 from spatialevo import __version__
 from spatialevo.cli import demo, evolve, generate, pose, scene
 from spatialevo.cli import eval as eval_cmd
-from spatialevo.errors import SpatialEvoError
+from spatialevo.errors import ServiceError, SpatialEvoError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except ServiceError as exc:
+        return _fail(str(exc), 1)
     except (SpatialEvoError, KeyError, ValueError) as exc:
         return _fail(str(exc), 2)
     except OSError as exc:

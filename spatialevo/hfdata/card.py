@@ -40,7 +40,7 @@ SFTTrainer(model="path/to/Qwen2.5-VL", train_dataset=ds, args=SFTConfig(output_d
     "vsibench": '''```python
 from datasets import load_dataset
 
-ds = load_dataset("{path}", split="train")   # id, dataset, scene_name, question_type, question, options, ground_truth, images
+ds = load_dataset("{path}", split="test")    # id, dataset, scene_name, question_type, question, options, ground_truth, images
 ```
 Score predictions with the public formulas: `spatialevo eval --benchmark vsibench --data {path} --predictions preds.jsonl`,
 or run the lmms-eval task shipped with spatialevo.''',
@@ -58,13 +58,18 @@ _ABOUT = {
 }
 
 
+def split_of(fmt: str) -> str:
+    """The split a folder's rows are: ``test`` for the benchmark format, else ``train``."""
+    return "test" if fmt == "vsibench" else "train"
+
+
 def card_text(fmt: str, meta: dict[str, Any], n: int, per_task: dict[str, int], columns: dict[str, Any], files: list[str]) -> str:
     """The card of a folder of ``n`` rows of ``fmt`` in the Parquet ``files`` (paths relative to
     the folder), made by the run ``meta`` (its manifest)."""
     from spatialevo import __version__
 
     header = {
-        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": list(files)}]}],
+        "configs": [{"config_name": "default", "data_files": [{"split": split_of(fmt), "path": list(files)}]}],
         "dataset_info": {"features": yaml_features(columns)},
         "task_categories": ["visual-question-answering"],
         "tags": ["spatial-reasoning", "3d", "spatialevo"],
