@@ -38,7 +38,12 @@ $(LMMS_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(LMMS_VENV)
 	$(LMMS_VENV)/bin/python -m pip install -q --upgrade pip
 	$(LMMS_VENV)/bin/python -m pip install -q torch==2.13.0
-	$(LMMS_VENV)/bin/python -m pip install -q -e ".[dev]" "datasets>=4.0" lmms-eval
+	@echo "torch==2.13.0" > $(LMMS_VENV)/constraints.txt   # lmms-eval's own pins must not swap in a CUDA torch
+	$(LMMS_VENV)/bin/python -m pip install -q -c $(LMMS_VENV)/constraints.txt -e ".[dev]" "datasets>=4.0" lmms-eval
+	@# PyPI's torchvision is built for the CUDA torch and does not load beside the CPU one; transformers
+	@# and lmms-eval's task machinery run without it
+	$(LMMS_VENV)/bin/python -m pip uninstall -q -y torchvision
+	$(LMMS_VENV)/bin/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	@touch $@
 
 test-lmms-eval: $(LMMS_VENV)/.installed

@@ -92,7 +92,7 @@ def score_answer(answer: Any, record: dict[str, Any]) -> float:
 def reward_fn(completions: Sequence[Any], **columns: Sequence[Any]) -> list[float]:
     """The solver's training reward (format + correctness, :func:`~spatialevo.selfplay.rewards.solver_reward`)
     as a TRL reward function: ``GRPOTrainer(reward_funcs=spatialevo.reward_fn, train_dataset=...)``
-    on a dataset folder of any ``--format`` but ``vsibench``, whose columns ``answer``,
+    on a dataset folder of ``--format spatialevo`` or ``trl``, whose columns ``answer``,
     ``answer_kind``, ``unit``, ``options`` and ``reason`` arrive as keyword arguments.
     ``completions`` are texts or conversations (the last message's content is read)."""
     missing = [k for k in ("answer", "answer_kind") if k not in columns]

@@ -49,16 +49,24 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from math import ceil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from spatialevo.dataset import qa_record
-from spatialevo.dge import TASK_NAMES, TASKS, Question, Verdict
+from spatialevo.dge import Question, Verdict
 from spatialevo.errors import SpatialEvoError
+from spatialevo.genconfig import (
+    MAX_CHUNK,
+    MAX_PER_TASK,
+    MAX_SEED,
+    GenerateConfig,
+    check_config,
+    n_valid,
+    parse_shard,
+    run_manifest,
+)
+from spatialevo.pools import answer_options, build_invalid_pool, build_pool, make_record, records_of
 from spatialevo.runfolder import (
     FORMAT,
     PartError,
@@ -78,192 +86,10 @@ from spatialevo.runfolder import (
 from spatialevo.selfplay import Round, RoundConfig
 from spatialevo.selfplay.sources import make_source
 
-__all__ = ["GenerateConfig", "PartError", "answer_options", "build_pool", "check_config", "digest",
-           "dump_record", "generate", "make_record", "merge", "n_valid", "parse_shard", "regenerate", "run_manifest"]
+__all__ = ["MAX_CHUNK", "MAX_PER_TASK", "MAX_SEED", "GenerateConfig", "PartError", "answer_options", "build_invalid_pool", "build_pool",
+           "check_config", "digest", "dump_record", "generate", "make_record", "merge", "n_valid", "parse_shard", "records_of",
+           "regenerate", "run_manifest"]
 log = logging.getLogger(__name__)
-MAX_PER_TASK = 1_000_000
-MAX_CHUNK = 1_000_000
-MAX_SEED = 2**32 - 1
-
-
-@dataclass(frozen=True)
-class GenerateConfig:
-    """Arguments of :func:`generate` (see ``spatialevo generate --help``)."""
-
-    out: Path
-    scenes: str = "bundled"
-    tasks: tuple[str, ...] = TASK_NAMES
-    per_task: int = 50
-    seed: int = 0
-    shard: tuple[int, int] = (0, 1)
-    chunk: int = 64
-    images: bool = True
-    #: candidate draws per record allowed when building a pool (rare answers stop being sought after that)
-    draws_per_record: int = 60
-    #: stop building a pool after this many draws that added nothing to it (a repeat, or an answer
-    #: already held often enough) with no addition in between; new invalid draws do not count
-    patience: int = 300
-    #: largest share of a scene-task's records that may repeat a question when the scene has fewer
-    #: distinct ones than ``per_task`` (0: never repeat; 1: always fill ``per_task``)
-    max_repeat_share: float = 0.0
-    #: share of each scene-task's records that are invalid questions (answered by their reason code)
-    invalid_share: float = 0.0
-    #: how questions are shown and judged: clip frames, visibility, pixel budget, counting minimum
-    round: RoundConfig = field(default_factory=RoundConfig)
-
-
-def run_manifest(cfg: GenerateConfig, names: Sequence[str], content: Sequence[str], chunks: int, units: int) -> dict[str, Any]:
-    """What ``<out>/manifest.json`` holds for ``cfg`` (:data:`ARG_KEYS`, plus chunk and unit counts);
-    ``content`` is the source's :meth:`~spatialevo.selfplay.sources.SceneSource.fingerprint` (other files under
-    the same scene names are another run)."""
-    return {"format": FORMAT, "seed": cfg.seed, "tasks": list(cfg.tasks), "per_task": cfg.per_task, "chunk": cfg.chunk,
-            "images": cfg.images, "draws_per_record": cfg.draws_per_record, "patience": cfg.patience,
-            "max_repeat_share": cfg.max_repeat_share, "invalid_share": cfg.invalid_share, "round": _round_manifest(cfg.round),
-            "scenes": list(names), "scene_content": list(content), "chunks": chunks, "units": units}
-
-
-def _round_manifest(rc: RoundConfig) -> dict[str, Any]:
-    """The round options that change records (evidence, judgement, images)."""
-    return {k: getattr(rc, k) for k in ("clip_frames", "min_visible", "min_pixels", "max_pixels", "counting_min", "sample_tries")}
-
-
-def check_config(cfg: GenerateConfig) -> None:
-    """Raise :class:`SpatialEvoError` naming the first bad argument of ``cfg``."""
-    if not cfg.tasks:
-        raise SpatialEvoError(f"no task given (--tasks is empty); tasks: {','.join(TASK_NAMES)}")
-    unknown = [t for t in cfg.tasks if t not in TASKS]
-    if unknown:
-        raise SpatialEvoError(f"unknown task(s) {unknown}; tasks: {list(TASK_NAMES)}")
-    twice = sorted({t for t in cfg.tasks if cfg.tasks.count(t) > 1})
-    if twice:
-        raise SpatialEvoError(f"task(s) listed more than once in --tasks: {twice}")
-    i, n = cfg.shard
-    if not (n >= 1 and 0 <= i < n):
-        raise SpatialEvoError(f"--shard must be i/n with 0 <= i < n, got {i}/{n}")
-    for name, value, top in (("--per-task", cfg.per_task, MAX_PER_TASK), ("--chunk", cfg.chunk, MAX_CHUNK),
-                             ("draws_per_record", cfg.draws_per_record, MAX_PER_TASK), ("patience", cfg.patience, MAX_PER_TASK)):
-        if not 1 <= value <= top:
-            raise SpatialEvoError(f"{name} must be between 1 and {top:,}, got {value}")
-    if not 0.0 <= cfg.max_repeat_share <= 1.0:
-        raise SpatialEvoError(f"--max-repeat-share must be between 0 and 1, got {cfg.max_repeat_share}")
-    if not 0.0 <= cfg.invalid_share < 1.0:
-        raise SpatialEvoError(f"--invalid-share must be at least 0 and below 1, got {cfg.invalid_share}")
-    if not 0 <= cfg.seed <= MAX_SEED:
-        raise SpatialEvoError(f"--seed must be between 0 and {MAX_SEED}, got {cfg.seed}")
-
-
-# --- records ---------------------------------------------------------------------------------
-
-
-def n_valid(cfg: GenerateConfig) -> int:
-    """Valid-question units per scene and task: ``per_task`` less the ``invalid_share`` (rounded)."""
-    return cfg.per_task - int(cfg.per_task * cfg.invalid_share + 0.5)
-
-
-def answer_options(task: str) -> tuple[str, ...] | None:
-    """The fixed answer options a task is balanced over (``None``: open answers)."""
-    return TASKS[task].answer_options
-
-
-def _name_key(*parts: str) -> list[int]:
-    """Stable 32-bit words from names (seed material independent of scene order and of Python's hash)."""
-    h = hashlib.sha256("/".join(parts).encode()).digest()
-    return [int.from_bytes(h[i : i + 4], "little") for i in range(0, 16, 4)]
-
-
-def _first_time(key: tuple, seen: set[tuple]) -> bool:
-    """Whether ``key`` is new to ``seen`` (and add it)."""
-    new = key not in seen
-    seen.add(key)
-    return new
-
-
-def build_pool(rnd: Round, scene_name: str, task: str, cfg: GenerateConfig) -> list[tuple[Question, Verdict]]:
-    """Distinct questions of ``task`` in a scene that are valid for their evidence, with their
-    verdicts, in record order.
-
-    Candidates are drawn from the task's question space with a generator seeded by ``(cfg.seed,
-    scene_name, task)`` and judged once each for the frames a record shows (the round's evidence,
-    :meth:`~spatialevo.selfplay.Round.evidence`: a scene task's clip, so an object visible in none
-    of its frames is ``not_in_evidence``); a valid one whose canonical form is already in the
-    pool is not taken again (the objects of a symmetric task swapped, ``"tv"`` and ``"tv#13"``), nor
-    one with a trivial answer (a count below the round's ``counting_min``). Drawing stops when every
-    answer bucket holds ``ceil(per_task / |buckets|)`` questions, after ``draws_per_record *
-    per_task`` draws, or after ``patience`` draws that brought a repeat or an answer already held
-    often enough, with no addition in between (new invalid draws do not count). The result
-    interleaves the buckets round-robin (empty buckets are skipped).
-    """
-    dge = rnd.dge(scene_name)
-    t = dge.task(task)
-    if t.feasible(dge.index) is False:  # decided from the scene's labels and geometry, no draws wasted
-        return []
-    rng = np.random.default_rng([int(cfg.seed) & 0xFFFFFFFF, *_name_key(scene_name, task)])
-    opts = answer_options(task)
-    buckets: dict[str | None, list[tuple[Question, Verdict]]] = {o: [] for o in opts} if opts else {None: []}
-    want = ceil(n_valid(cfg) / len(buckets))
-    open_buckets = len(buckets)
-    scene_task = t.scope == "scene"
-    clip = rnd.evidence(scene_name, task) or None if scene_task else None  # no frames (a box list): the whole scene
-    min_visible = rnd.config.min_visible
-    seen: set[tuple] = set()  # draws evaluated
-    asked: set[tuple] = set()  # canonical forms of the valid ones: re-wordings of one question are one question
-    stale = 0
-    for _ in range(cfg.draws_per_record * n_valid(cfg)):
-        q = t.draw(dge.index, rng)
-        key = None if q is None else q.key()
-        v = None
-        if key is not None and key not in seen:
-            seen.add(key)
-            v, canon = t.judge(dge.index, q, clip if scene_task else q.frames, min_visible)  # an image task's evidence: its frames
-            if v.valid and (rnd.trivial(v) or not _first_time(canon.key(), asked)):
-                v = None
-        if v is not None and not v.valid:
-            continue  # a new question, invalid: the space is not exhausted yet (neither stale nor progress)
-        bucket = buckets.get(v.answer_text if opts else None) if v is not None else None
-        if bucket is None or len(bucket) >= want:  # a repeat, or an answer whose bucket is full
-            stale += 1
-            if stale >= cfg.patience:
-                break
-            continue
-        stale = 0
-        bucket.append((q, v))
-        if len(bucket) == want:
-            open_buckets -= 1
-            if open_buckets == 0:
-                break
-    lists = [b for b in buckets.values() if b]
-    return [b[j] for j in range(want) for b in lists if j < len(b)]
-
-
-def records_of(pool_size: int, cfg: GenerateConfig) -> int:
-    """Valid-question records a scene-task with ``pool_size`` distinct questions gets: :func:`n_valid`,
-    or fewer when the pool is smaller and repeats would exceed ``max_repeat_share`` of the records."""
-    want = n_valid(cfg)
-    if pool_size >= want or cfg.max_repeat_share >= 1.0:
-        return want if pool_size else 0
-    repeats = int(cfg.max_repeat_share * pool_size / (1.0 - cfg.max_repeat_share) + 1e-9)
-    return min(want, pool_size + repeats)
-
-
-def make_record(rnd: Round, scene_name: str, task: str, k: int, pool: list[tuple[Question, Verdict]], cfg: GenerateConfig,
-                index: int = 0) -> dict[str, Any] | None:
-    """The record of unit ``k`` of a scene and task (``index``: its unit number in the run): the
-    round's solver turn of pool question ``k`` (its frames, words, prompt and verdict), or for ``k
-    >= n_valid`` an invalid question of the task for its evidence (drawn with a generator seeded by
-    ``(seed, scene, task, k)``). ``None`` when there is no such question or unit ``k`` would repeat
-    one beyond ``max_repeat_share``."""
-    if k >= n_valid(cfg):
-        rng = np.random.default_rng([int(cfg.seed) & 0xFFFFFFFF, *_name_key(scene_name, task, "invalid", str(k))])
-        turn = rnd.sampled_solver_turn(scene_name, task, rng, invalid=True, images=False)
-        if turn is None:
-            return None
-    elif not pool or k >= records_of(len(pool), cfg):
-        return None
-    else:
-        q, v = pool[k % len(pool)]
-        turn = rnd.solver_turn(scene_name, q, images=False, verdict=v)  # the pool's verdict, for the same frames
-    images = [f"images/{scene_name}/{fid}.png" for fid in turn.frames] if cfg.images else []
-    return qa_record(turn, f"{scene_name}-{task}-{k:06d}", images, index=index, seed=cfg.seed)
 
 
 def dump_record(rec: dict[str, Any]) -> str:
@@ -321,13 +147,20 @@ class _Units:
         self._scene = -1
         self._ok = False
         self._pools: dict[str, list[tuple[Question, Verdict]]] = {}
+        self._invalid: dict[str, list[Question]] = {}
 
     def _load(self, s: int) -> bool:
         if s != self._scene:
             self.seen.add(s)
-            self._scene, self._pools = s, {}
+            self._scene, self._pools, self._invalid = s, {}, {}
             self._ok = self.round.cache.entry(self.source.names[s]) is not None
         return self._ok
+
+    def _invalid_pool(self, name: str, task: str) -> list[Question]:
+        pool = self._invalid.get(task)
+        if pool is None:
+            pool = self._invalid[task] = build_invalid_pool(self.round, name, task, self.cfg)
+        return pool
 
     def _pool(self, name: str, task: str) -> list[tuple[Question, Verdict]]:
         pool = self._pools.get(task)
@@ -345,7 +178,8 @@ class _Units:
             self.no_question += 1
             return None
         pool = self._pool(name, task)
-        rec = make_record(self.round, name, task, k, pool, cfg, index=u)
+        invalid = self._invalid_pool(name, task) if k >= n_valid(cfg) else ()
+        rec = make_record(self.round, name, task, k, pool, cfg, index=u, invalid=invalid)
         if rec is None:
             if pool and k < n_valid(cfg):
                 self.capped += 1
@@ -503,18 +337,10 @@ def regenerate(out: Path, index: int, *, scenes: Any) -> dict[str, Any] | None:
     name = rnd.source.names[s]
     if rnd.cache.entry(name) is None:
         return None
-    return make_record(rnd, name, task, k, build_pool(rnd, name, task, cfg), cfg, index=index)
+    invalid = build_invalid_pool(rnd, name, task, cfg) if k >= n_valid(cfg) else ()
+    return make_record(rnd, name, task, k, build_pool(rnd, name, task, cfg), cfg, index=index, invalid=invalid)
 
 
 def digest(path: Path) -> str:
     """SHA-256 of a file (to compare runs)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"i/n"`` → ``(i, n)`` (the range is checked by :func:`check_config`)."""
-    try:
-        a, b = text.split("/")
-        return int(a), int(b)
-    except ValueError:
-        raise SpatialEvoError(f"--shard must look like 0/4, got {text!r}") from None

@@ -17,7 +17,9 @@ float operations in the same order), so results equal the harness's on the same 
 
 from __future__ import annotations
 
+import ast
 import csv
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable
@@ -136,10 +138,13 @@ WORDING: dict[str, str] = {
 LETTERS = "ABCDEFGH"
 
 
-def lettered(options: list[str], answer: str, slot: int) -> tuple[list[str], str]:
-    """The options with ``answer`` moved to letter ``slot % len(options)`` (the others keep their
-    order), written ``"A. sofa"``, and the answer's letter."""
+def lettered(options: list[str], answer: str, slot: int, key: str = "") -> tuple[list[str], str]:
+    """The options with ``answer`` at letter ``slot % len(options)`` and the others in an order
+    shuffled by ``key`` (the record's id: reproducible, and independent of which option is the
+    answer, so the order gives nothing away), written ``"A. sofa"``, and the answer's letter."""
     rest = [o for o in options if o != answer]
+    seed = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "little")
+    rest = [rest[i] for i in np.random.default_rng(seed).permutation(len(rest))]
     k = slot % len(options)
     order = rest[:k] + [answer] + rest[k:]
     return [f"{LETTERS[i]}. {o}" for i, o in enumerate(order)], LETTERS[k]
@@ -162,7 +167,7 @@ def export_rows(records: Iterable[dict[str, Any]], dataset: str = "spatialevo") 
         options, truth = None, str(rec["answer_text"])
         if qtype in MULTIPLE_CHOICE_TYPES:
             slot = (qtype, len(rec["options"]))
-            options, truth = lettered(list(rec["options"]), truth, slots[slot])
+            options, truth = lettered(list(rec["options"]), truth, slots[slot], str(rec["id"]))
             slots[slot] += 1
         choices = ", ".join(o.split(". ", 1)[1] for o in options) if options else ""
         yield {"id": n, "dataset": dataset, "scene_name": rec["scene"], "question_type": qtype,
@@ -188,21 +193,79 @@ def read_table(path: str | Path) -> list[dict[str, Any]]:
         rows = _read_file(p)
     if not isinstance(rows, list) or not rows:
         raise SpatialEvoError(f"{p}: no rows")
+    seen: dict[str, int] = {}
     for n, row in enumerate(rows, 1):
         missing = [k for k in ("id", "question_type", "ground_truth") if not isinstance(row, dict) or k not in row]
         if missing:
             raise SpatialEvoError(f"{p}: row {n} has no {', '.join(missing)} column")
         row["id"] = str(row["id"])
+        if row["id"] in seen:
+            raise SpatialEvoError(f"{p}: id {row['id']!r} is in rows {seen[row['id']]} and {n} (two test sets read as one? give the file)")
+        seen[row["id"]] = n
+        row["options"] = _options(row.get("options"), p, n)
     return rows
 
 
+def _options(cell: Any, p: Path, n: int) -> list[str] | None:
+    """A row's options as a list of text: as stored, or a CSV cell holding a JSON or Python list literal."""
+    if cell is None or cell == "" or (isinstance(cell, float) and cell != cell):
+        return None
+    if isinstance(cell, str):
+        try:
+            cell = json.loads(cell)
+        except ValueError:
+            try:
+                cell = ast.literal_eval(cell)  # literals only: nothing is evaluated
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                raise SpatialEvoError(f"{p}: row {n}: options {cell[:80]!r} is not a list") from None
+    if not isinstance(cell, (list, tuple)) or not all(isinstance(o, str) for o in cell):
+        raise SpatialEvoError(f"{p}: row {n}: options must be a list of text, got {type(cell).__name__}")
+    return list(cell)
+
+
 def table_files(folder: Path) -> list[Path]:
-    """The Parquet files of a test-set folder: ``data/*.parquet`` (a spatialevo dataset folder, or a
-    Hugging Face snapshot), else ``*.parquet`` in it."""
-    files = sorted(folder.glob("data/*.parquet")) or sorted(folder.glob("*.parquet"))
-    if not files:
+    """The Parquet files of a test-set folder: those its dataset card (``README.md``) names for the
+    ``test`` split of its ``default`` (else ``full``, else first) config, else ``data/*.parquet``,
+    else its one ``*.parquet`` file.
+
+    Raises:
+        SpatialEvoError: no such file, or several top-level ``.parquet`` files and no card naming one.
+    """
+    files = _card_files(folder) or sorted(folder.glob("data/*.parquet"))
+    if files:
+        return files
+    top = sorted(folder.glob("*.parquet"))
+    if len(top) > 1:
+        names = ", ".join(f.name for f in top[:4]) + (", …" if len(top) > 4 else "")
+        raise SpatialEvoError(f"{folder}: several .parquet files ({names}) and no dataset card naming the test set: give its file as --data")
+    if not top:
         raise SpatialEvoError(f"{folder}: no .parquet test set in it (nor in {folder / 'data'})")
-    return files
+    return top
+
+
+def _card_files(folder: Path) -> list[Path]:
+    """The files a Hugging Face dataset card names for the test split (``[]``: no card or no configs)."""
+    import yaml
+
+    card = folder / "README.md"
+    try:
+        text = card.read_text(encoding="utf-8") if card.is_file() else ""
+        head = yaml.safe_load(text.split("\n---", 1)[0][3:]) if text.startswith("---") else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    configs = head.get("configs") if isinstance(head, dict) else None
+    if not isinstance(configs, list) or not configs:
+        return []
+    named = {c.get("config_name"): c for c in configs if isinstance(c, dict)}
+    config = named.get("default") or named.get("full") or (configs[0] if isinstance(configs[0], dict) else {})
+    spec = config.get("data_files")
+    if isinstance(spec, dict):
+        spec = spec.get("test", next(iter(spec.values()), None))
+    if isinstance(spec, list) and spec and all(isinstance(d, dict) for d in spec):
+        by_split = {d.get("split"): d.get("path") for d in spec if isinstance(d, dict)}
+        spec = by_split.get("test", next(iter(by_split.values()), None))
+    paths = [spec] if isinstance(spec, str) else spec if isinstance(spec, list) else []
+    return sorted({f for pat in paths if isinstance(pat, str) for f in folder.glob(pat) if f.suffix == ".parquet"})
 
 
 class _Images:

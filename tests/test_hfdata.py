@@ -81,6 +81,16 @@ def test_invalid_records_answer_with_their_reason_code(folder: Path) -> None:
     for r in invalid:
         assert r["reason"] and r["answer"] == r["answer_text"] == r["reason"] and r["answer_kind"] == "reason"
         assert r["id"].endswith("000003")  # unit k = 3 of per-task 4
+    big = folder.parent / "invalid-half"
+    assert main(["generate", "--out", str(big), "--tasks", "object_counting,object_size,relative_distance", "--per-task", "8",
+                 "--invalid-share", "0.5", "--clip-frames", "4", "--no-images", "--quiet"]) == 0
+    rnd = Round("bundled", ROUND)
+    keys = Counter()
+    for r in _records(big):
+        if not r["valid"]:
+            _, canon = rnd.judge_canonical(r["scene"], Question.from_dict(r["question"]), r["frames"])
+            keys[(r["scene"], r["task"], (canon or Question.from_dict(r["question"])).key())] += 1
+    assert sum(keys.values()) > 20 and max(keys.values()) == 1  # distinct invalid questions per scene and task
 
 
 def test_score_answer_is_the_reward_score_part_on_every_row(folder: Path) -> None:
@@ -113,10 +123,13 @@ def test_every_record_regenerates_from_its_index(folder: Path) -> None:
 
 
 def test_no_absolute_path_in_the_folder(folder: Path) -> None:
-    here = str(folder.parent)
+    from spatialevo.bundled import bundled_scene_paths
+
+    places = [str(folder.parent), str(bundled_scene_paths()[0].parent), str(Path(__file__).resolve().parents[1])]
     for path in folder.rglob("*"):
-        if path.is_file() and path.name != ".lock":
-            assert here.encode() not in path.read_bytes(), path
+        if path.is_file() and not path.name.endswith(".lock"):
+            data = path.read_bytes()
+            assert not any(p.encode() in data for p in places), path
     card = (folder / "README.md").read_text()
     assert card.startswith("---\nconfigs:") and "data/train-00000-of-00001-" in card and "spatialevo.score_answer" in card
 
@@ -142,6 +155,27 @@ def test_trl_format_trains_two_grpo_steps_with_no_glue(folder: Path, tmp_path: P
     trainer.train()
     logged = [h for h in trainer.state.log_history if "rewards/reward_fn/mean" in h]
     assert trainer.state.global_step == 2 and len(logged) == 2
+
+
+@pytest.mark.parametrize("fmt", ["sft", "trl"])
+def test_sft_trainer_reads_the_sft_and_trl_formats_with_no_glue(fmt: str, folder: Path, tmp_path: Path) -> None:
+    pytest.importorskip("trl")
+    from trl import SFTConfig, SFTTrainer
+
+    from spatialevo.train.processor import load_processor
+    from spatialevo.train.tiny import make_tiny_qwen25vl
+
+    out = _copy(folder, tmp_path)
+    write_folder(out, fmt)
+    make_tiny_qwen25vl(tmp_path / "tiny")
+    args = SFTConfig(output_dir=str(tmp_path / "sft"), max_steps=2, per_device_train_batch_size=2, use_cpu=True, report_to="none",
+                     save_strategy="no", max_length=None, logging_steps=1)
+    trainer = SFTTrainer(model=str(tmp_path / "tiny"), processing_class=load_processor(str(tmp_path / "tiny")),
+                         train_dataset=datasets.load_dataset(str(out), split="train"), args=args)
+    trainer.train()
+    assert trainer.state.global_step == 2
+    tokens = [h["num_tokens"] for h in trainer.state.log_history if "num_tokens" in h]
+    assert tokens and all(t > 100 for t in tokens)  # prompt, image and answer tokens
 
 
 def test_sft_and_vsibench_formats(folder: Path, tmp_path: Path) -> None:
@@ -178,8 +212,9 @@ def test_sft_and_vsibench_formats(folder: Path, tmp_path: Path) -> None:
     assert datasets.load_dataset(str(out), split="test").num_rows < vsi.num_rows
     for (qtype, n), c in letters.items():  # the answer letter cycles A, B, …: balanced per type and option count
         assert max(c.values()) - min(c.values()) <= 1 and len(c) == min(n, sum(c.values())), (qtype, c)
-    assert "to the left or the right of the" in " ".join(r["question"] for r in rows if r["question_type"].endswith("easy")) or not any(
-        r["question_type"].endswith("easy") for r in rows)
+    level_words = {"easy": "to the left or the right of the", "medium": "to my left, right, or back?", "hard": "front-left, front-right"}
+    directions = [r for r in rows if r["question_type"].startswith("object_rel_direction_")]
+    assert directions and all(level_words[r["question_type"].rsplit("_", 1)[1]] in r["question"] for r in directions)
 
 
 def test_format_and_argument_errors(folder: Path, tmp_path: Path, capsys) -> None:
@@ -194,6 +229,23 @@ def test_format_and_argument_errors(folder: Path, tmp_path: Path, capsys) -> Non
     assert code == 2 and "clip_frames (round option): 4 there, 6 here" in capsys.readouterr().err
     assert main(["generate", "--out", str(tmp_path / "x"), "--invalid-share", "1", "--quiet"]) == 2
     assert "--invalid-share must be" in capsys.readouterr().err
+    before = datasets.load_dataset(str(out), split="train").num_rows
+    from spatialevo.hfdata import folder as folder_mod
+
+    real = folder_mod.atomic_write
+
+    def full_disk(path, data, where):  # noqa: ANN001, ANN202
+        if path.name == "README.md":
+            raise OSError(28, "No space left on device", str(path))
+        return real(path, data, where)
+
+    folder_mod.atomic_write = full_disk
+    try:
+        with pytest.raises(OSError):
+            write_folder(out, "trl")
+    finally:
+        folder_mod.atomic_write = real
+    assert datasets.load_dataset(str(out), split="train").num_rows == before  # the old card's shards are all there
     (out / "images" / "rect_small").rename(out / "gone")
     with pytest.raises(SpatialEvoError, match="cannot be read"):
         write_folder(out, "trl")

@@ -75,6 +75,15 @@ def test_task_functions_equal_the_package_scoring() -> None:
              ("2", "inf", "object_counting"), ("1.0", "1.05", "object_abs_distance")]
     for gt, pred, qtype in cases:
         assert U.score(pred, gt, qtype) == vsibench.score(pred, gt, qtype), (gt, pred, qtype)
+    # fixed values of the public formula (not only agreement): |2.7 − 2.5| / 2.5 = 0.08 passes θ ≤ 0.92, 9 of 10 thresholds
+    fixed = {("2.5", "2.7 meters", "object_abs_distance"): 0.9, ("200", "180", "object_size_estimation"): 0.9,
+             ("2.5", "about 2.5", "object_abs_distance"): 0.0, ("10", "14", "object_counting"): 0.3, ("10", "5", "object_counting"): 0.1,
+             ("B", "b.", "object_rel_direction_easy"): 1.0, ("B", "A", "object_rel_distance"): 0.0}
+    for (gt, pred, qtype), want in fixed.items():
+        assert U.score(pred, gt, qtype) == pytest.approx(want), (gt, pred, qtype)
+    two = [{"question_type": "object_counting", "score": 1.0}, {"question_type": "object_rel_direction_easy", "score": 1.0},
+           {"question_type": "object_rel_direction_hard", "score": 0.0}]
+    assert U.table(two) == {"object_counting": 100.0, "object_rel_direction": 50.0} and U.aggregate_overall(two) == 75.0
     rows = [{"question_type": t, "score": s} for t, s in zip(itertools.cycle([*vsibench.NUMERIC_TYPES, *vsibench.DIRECTION_TYPES,
                                                                              "object_rel_distance"]), [0.1 * (i % 11) for i in range(40)])]
     rep = vsibench.report((r["question_type"], r["score"]) for r in rows)

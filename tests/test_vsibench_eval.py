@@ -233,3 +233,66 @@ def test_a_local_checkpoint_answers_the_test_set(testset: Path, tmp_path: Path) 
                  "--frames", "2", "--max-pixels", "3136", "--max-new-tokens", "4", "--log", str(log), "--quiet"]) == 0
     lines = [json.loads(x) for x in log.read_text().splitlines()[1:]]
     assert sorted(x["id"] for x in lines) == [r[0] for r in ROWS] and all(isinstance(x["prediction"], str) for x in lines)
+
+
+def test_option_order_gives_the_answer_away_no_more_than_chance() -> None:
+    """A text-only rule (the one option out of the canonical order) finds the answer at about chance."""
+    canon = ["front-left", "front-right", "back-left", "back-right"]
+    rng = np.random.default_rng(0)
+    hits = 0
+    for i in range(400):
+        answer = canon[int(rng.integers(4))]
+        options, letter = vsibench.lettered(canon, answer, i, f"rec-{i}")
+        names = [o.split(". ", 1)[1] for o in options]
+        assert sorted(names) == sorted(canon) and names["ABCD".index(letter)] == answer
+        assert vsibench.lettered(canon, answer, i, f"rec-{i}") == (options, letter)  # reproducible
+        out_of_order = [k for k in range(4) if [n for n in names if n != names[k]] == [c for c in canon if c != names[k]]]
+        hits += bool(out_of_order) and names[out_of_order[0]] == answer
+    assert hits / 400 < 0.4, hits / 400  # chance 0.25; answer moved among fixed-order distractors: 0.625
+
+
+def test_test_set_tables_are_read_as_given(tmp_path: Path, server: Server, capsys) -> None:
+    # a CSV whose options are Python list literals (as pandas writes lists)
+    (tmp_path / "t.csv").write_text("id,question_type,question,options,ground_truth\n"
+                                     "1,object_rel_distance,Which?,\"['A. bed', 'B. tv']\",B\n2,object_counting,How many?,,3\n")
+    rows = vsibench.read_table(tmp_path / "t.csv")
+    assert rows[0]["options"] == ["A. bed", "B. tv"] and rows[1]["options"] is None
+    assert vsibench.prompt(rows[0]).endswith("Options:\nA. bed\nB. tv\nAnswer with the option's letter from the given choices directly.")
+    (tmp_path / "bad.csv").write_text("id,question_type,question,options,ground_truth\n1,object_rel_distance,Which?,__import__('os'),B\n")
+    with pytest.raises(SpatialEvoError, match="is not a list"):
+        vsibench.read_table(tmp_path / "bad.csv")
+    (tmp_path / "dup.jsonl").write_text('{"id": 1, "question_type": "object_counting", "ground_truth": "2"}\n' * 2)
+    with pytest.raises(SpatialEvoError, match="is in rows 1 and 2"):
+        vsibench.read_table(tmp_path / "dup.jsonl")
+    # a folder with several tables: the card's test split, or an error naming the files
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    for name, n in (("test.parquet", 3), ("test_debiased.parquet", 2)):
+        pq.write_table(pa.table({"id": list(range(n)), "question_type": ["object_counting"] * n, "ground_truth": ["2"] * n}), snap / name)
+    with pytest.raises(SpatialEvoError, match="several .parquet files"):
+        vsibench.read_table(snap)
+    (snap / "README.md").write_text("---\nconfigs:\n- config_name: debiased\n  data_files:\n  - split: test\n    path: test_debiased.parquet\n"
+                                    "- config_name: full\n  data_files:\n  - split: test\n    path: test.parquet\n---\n")
+    assert len(vsibench.read_table(snap)) == 3  # the 'full' config
+    # an unknown question type is refused before any request
+    (tmp_path / "odd.jsonl").write_text('{"id": 1, "question_type": "route_finding", "question": "?", "ground_truth": "A", '
+                                        '"dataset": "arkitscenes", "scene_name": "scene0"}\n')
+    assert main(["eval", "--benchmark", "vsibench", "--data", str(tmp_path / "odd.jsonl"), "--endpoint", server.url, "--model-name", "m",
+                 "--log", str(tmp_path / "odd-log.jsonl"), "--quiet"]) == 2
+    assert "unknown VSI-Bench question type" in capsys.readouterr().err and server.asked == []
+
+
+def test_logs_survive_odd_replies_and_are_never_overwritten(testset: Path, server: Server, tmp_path: Path, capsys) -> None:
+    server.replies = {q: "\ud800 3" for _, _, q, _, _, _ in ROWS}  # a lone surrogate (a JSON escape in the reply)
+    log = tmp_path / "log.jsonl"
+    assert _eval(testset, server, log) == 0
+    assert _eval(testset, server, log) == 0  # and it resumes (every line parses back)
+    assert len(log.read_text().splitlines()) == 1 + len(ROWS)
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("".join(json.dumps({"id": r[0], "prediction": r[4]}) + "\n" for r in ROWS))
+    assert main(["eval", "--benchmark", "vsibench", "--data", str(testset / "test.jsonl"), "--predictions", str(preds),
+                 "--log", str(log)]) == 2
+    assert "is the log of a model run" in capsys.readouterr().err and len(log.read_text().splitlines()) == 1 + len(ROWS)

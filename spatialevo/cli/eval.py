@@ -94,7 +94,7 @@ def _run_vsibench(args: Any) -> int:
     if args.predictions:
         rep, log = vsibench.score_predictions(rows, vsibench.read_predictions(args.predictions))
         if args.log:
-            Path(args.log).write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in log), encoding="utf-8")
+            _write_listing(Path(args.log), log)
     else:
         rep = _answer_vsibench(args, rows)
     _print_report(rep)
@@ -103,32 +103,52 @@ def _run_vsibench(args: Any) -> int:
     return 0
 
 
+def _write_listing(path: Path, entries: list[dict[str, Any]]) -> None:
+    """The per-sample listing of scored predictions (atomic); an answering run's log is never overwritten."""
+    import os
+
+    from spatialevo.evaluation.samples import HEADER_KEY
+
+    if path.is_file():
+        with path.open("rb") as fh:
+            if HEADER_KEY.encode() in fh.readline():
+                raise SpatialEvoError(f"--log '{path}' is the log of a model run (resumable): give another file for the listing")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text("".join(json.dumps(x, ensure_ascii=True) + "\n" for x in entries), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _answer_vsibench(args: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Answer ``rows`` with the endpoint or the local checkpoint, logging every sample."""
     import os
     import re
 
-    from spatialevo.evaluation import ChatEndpoint, SampleLog, SceneFrames, evaluate_vsibench, table_digest
+    from spatialevo.evaluation import ChatEndpoint, SampleLog, SceneFrames, checkpoint_digest, evaluate_vsibench, table_digest
 
     if args.endpoint:
         client = ChatEndpoint(args.endpoint, args.model_name or "", api_key=os.environ.get(args.api_key_env) or None,
                               max_tokens=args.max_new_tokens, timeout_s=args.timeout, retries=args.retries, concurrency=args.concurrency,
                               backoff_s=args.retry_wait)
-        answer, model_id, chunk = client.answer, f"{client.url}#{client.model_name}", 2 * client.concurrency
+        answer, model_id, chunk, workers = client.answer, f"{client.url}#{client.model_name}", 2 * client.concurrency, client.concurrency
     else:
-        answer, model_id, chunk = _local_answerer(args), str(Path(args.model).expanduser().resolve()), args.batch
+        answer, chunk, workers = _local_answerer(args), args.batch, 1
+        path = Path(args.model).expanduser().resolve()
+        model_id = f"{path}@{checkpoint_digest(path)}"  # a checkpoint retrained in the same folder is another model
     data = Path(args.data)
     media = Path(args.media) if args.media else (data if data.is_dir() else data.parent)
     digest = table_digest(rows)
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", args.model_name or Path(args.model or "model").name)[:60]
     log_path = Path(args.log) if args.log else Path("out") / "eval" / f"vsibench-{slug}-{digest}.jsonl"
-    run = {"benchmark": "vsibench", "test": digest, "model": model_id, "frames": args.frames, "max_pixels": args.max_pixels,
-           "max_new_tokens": args.max_new_tokens}
+    run = {"benchmark": "vsibench", "test": digest, "model": model_id, "media": str(media.resolve()), "frames": args.frames,
+           "max_pixels": args.max_pixels, "max_new_tokens": args.max_new_tokens}
     with SampleLog(log_path, run) as log:
         if log.done:
             print(f"resuming {log_path}: {len(log.done)} of {len(rows)} samples already scored")
         rep, _ = evaluate_vsibench(rows, answer, SceneFrames(media, args.frames), log, max_pixels=args.max_pixels,
-                                   chunk=max(1, chunk), progress=not args.quiet)
+                                   chunk=max(1, chunk), workers=workers, progress=not args.quiet)
     print(f"per-sample log: {log_path}")
     return rep
 

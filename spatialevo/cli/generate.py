@@ -54,6 +54,7 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--invalid-share", type=float, default=0.0,
                    help="share of each scene-task's records that are invalid questions, answered by their reason code (default 0)")
     g.add_argument("--shard-mb", type=int, default=SHARD_BYTES >> 20, help=f"size at which a Parquet shard is closed, MB (default {SHARD_BYTES >> 20})")
+    g.add_argument("--hf", action="store_true", help=argparse.SUPPRESS)  # before 0.2: the Hugging Face copy (now always written)
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_run)
 
@@ -91,6 +92,8 @@ def _run(args: Any) -> int:
             return 0
     path = merge(out)
     print(f"merged {path}")
+    if args.hf:
+        print("note: --hf is no longer needed: the folder itself is a Hugging Face dataset (README.md and data/*.parquet)")
     res = write_folder(out, args.format, shard_bytes=args.shard_mb << 20)
     print(f"wrote {res['rows']} {args.format} rows in {len(res['shards'])} shard(s) to {out / 'data'} "
           f"and the card {out / 'README.md'}: datasets.load_dataset({str(out)!r}) reads them")

@@ -7,6 +7,6 @@ from __future__ import annotations
 from spatialevo.evaluation.endpoint import ChatEndpoint
 from spatialevo.evaluation.samples import SampleLog
 from spatialevo.evaluation.visuals import SceneFrames
-from spatialevo.evaluation.vsibench_run import evaluate_vsibench, table_digest
+from spatialevo.evaluation.vsibench_run import checkpoint_digest, evaluate_vsibench, table_digest
 
-__all__ = ["ChatEndpoint", "SampleLog", "SceneFrames", "evaluate_vsibench", "table_digest"]
+__all__ = ["ChatEndpoint", "SampleLog", "SceneFrames", "checkpoint_digest", "evaluate_vsibench", "table_digest"]

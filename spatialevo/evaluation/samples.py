@@ -79,7 +79,7 @@ class SampleLog:
 
     def _write(self, obj: dict[str, Any]) -> None:
         self._fh.seek(0, os.SEEK_END)
-        self._fh.write((json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8"))
+        self._fh.write((json.dumps(obj, ensure_ascii=True, allow_nan=False) + "\n").encode("ascii"))  # any reply, even a lone surrogate
         self._fh.flush()
         os.fsync(self._fh.fileno())
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -49,20 +50,22 @@ class SceneFrames:
             raise SpatialEvoError(f"--frames must be at least 1, got {n_frames}")
         self.root, self.n_frames, self.size = Path(root), int(n_frames), int(cache)
         self._cache: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __call__(self, row: dict[str, Any]) -> list[Any]:
         own = row.get("images")
         if own:
             return [self._own(im, row) for im in own]
         key = (str(row.get("dataset") or ""), str(row.get("scene_name") or ""))
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        frames = self._scene(*key)
-        self._cache[key] = frames
-        while len(self._cache) > self.size:
-            self._cache.popitem(last=False)
-        return frames
+        with self._lock:  # rows of one scene share one decode (callers may be threads)
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            frames = self._scene(*key)
+            self._cache[key] = frames
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+            return frames
 
     def _own(self, im: Any, row: dict[str, Any]) -> Any:
         from PIL import Image

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +34,21 @@ def table_digest(rows: Sequence[dict[str, Any]]) -> str:
     """A short digest of a test set's ids, types, questions and ground truths (names it in a log)."""
     h = hashlib.sha256()
     for r in rows:
-        h.update(json.dumps([r["id"], r["question_type"], str(r.get("question", "")), str(r["ground_truth"])]).encode())
+        h.update(json.dumps([r["id"], r["question_type"], str(r.get("question", "")), r.get("options"), str(r["ground_truth"]),
+                             str(r.get("dataset", "")), str(r.get("scene_name", ""))]).encode())
+    return h.hexdigest()[:16]
+
+
+def checkpoint_digest(path: Path) -> str:
+    """A short digest of a local checkpoint: its ``config.json`` and the names, sizes and
+    modification times of its weight files (a retrained checkpoint in the same folder is another model)."""
+    h = hashlib.sha256()
+    for f in sorted(path.iterdir()):
+        if f.name == "config.json" or f.suffix in (".safetensors", ".bin", ".pt") or f.name.endswith(".index.json"):
+            st = f.stat()
+            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+            if f.name == "config.json":
+                h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -52,9 +68,14 @@ def budget(images: Sequence[Any], max_pixels: int) -> list[Any]:
 
 
 def evaluate_vsibench(rows: Sequence[dict[str, Any]], answer: Answerer, frames: SceneFrames, log: SampleLog, *,
-                      max_pixels: int = 448 * 448, chunk: int = 8, progress: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                      max_pixels: int = 448 * 448, chunk: int = 8, workers: int = 1,
+                      progress: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """VSI-Bench's report over ``rows`` and the per-sample entries (id, question type, prompt, raw
-    output, extracted answer, ground truth, score), answering only rows not already in ``log``."""
+    output, extracted answer, ground truth, score), answering only rows not already in ``log``;
+    ``chunk`` rows at a time, their frames prepared by ``workers`` threads."""
+    unknown = sorted({str(r["question_type"]) for r in rows} - set(vsibench.MULTIPLE_CHOICE_TYPES) - set(vsibench.NUMERIC_TYPES))
+    if unknown:  # before any request
+        raise SpatialEvoError(f"unknown VSI-Bench question type(s) {unknown}; types: {[*vsibench.MULTIPLE_CHOICE_TYPES, *vsibench.NUMERIC_TYPES]}")
     todo = [r for r in rows if r["id"] not in log.done]
     bar = None
     if progress:
@@ -63,7 +84,8 @@ def evaluate_vsibench(rows: Sequence[dict[str, Any]], answer: Answerer, frames: 
         bar = tqdm(total=len(rows), initial=len(rows) - len(todo), unit="q", desc="vsibench")
     for start in range(0, len(todo), chunk):
         batch = todo[start : start + chunk]
-        items = [(vsibench.prompt(r), budget(frames(r), max_pixels)) for r in batch]
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # decoding frames overlaps (PIL releases the GIL)
+            items = list(pool.map(lambda r: (vsibench.prompt(r), budget(frames(r), max_pixels)), batch))
         outputs = answer(items)
         failed = next((out for out in outputs if isinstance(out, Exception)), None)
         for r, (text, _), out in zip(batch, items, outputs):

@@ -15,14 +15,16 @@ After ``spatialevo generate --out OUT`` the folder holds, beside the run's own f
 So ``datasets.load_dataset(OUT)`` gives the typed rows with PIL images, ``load_dataset("json",
 data_files=OUT + "/data.jsonl")`` the records themselves (image paths relative to ``OUT``), and the
 folder can be uploaded as it is (``huggingface-cli upload`` / ``HfApi.upload_folder``): no path in
-it is absolute. Shards are written under ``<out>/.tmp`` and moved into ``data/`` together with the
-card, so an interrupted write leaves the previous shards and card in place.
+it is absolute. Shards are written under ``<out>/.tmp``, moved into ``data/`` beside the previous
+ones, then the card is replaced and the shards it no longer names are removed: an interrupted or
+failed write leaves a card whose shards are all there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import uuid
 from collections import Counter
@@ -34,7 +36,7 @@ from spatialevo.errors import SpatialEvoError
 from spatialevo.hfdata.card import card_text
 from spatialevo.hfdata.features import arrow_schema
 from spatialevo.hfdata.formats import COLUMNS, check_format, rows
-from spatialevo.runfolder import atomic_write, lock, read_manifest, remove_leftovers
+from spatialevo.runfolder import atomic_write, lock, read_manifest, remove_leftovers, unlink
 
 #: shards close after about this many bytes of rows (images included)
 SHARD_BYTES = 256 * 2**20
@@ -140,15 +142,21 @@ def _digest(paths: list[Path]) -> str:
 
 
 def _swap(out: Path, work: Path, card: str) -> None:
-    """Move the new shards into ``<out>/data`` (the old ones out of the way first) and write the card."""
-    old = out / DATA
-    for attempt in range(8):  # another writer may put its shards in place between the two renames
-        if old.exists():
-            old.rename(work / f"old-{attempt}")
-        try:
-            (work / DATA).rename(old)
-            break
-        except OSError:
-            if attempt == 7:
-                raise
-    atomic_write(out / "README.md", card.encode("utf-8"), out)
+    """Put the new shards beside the old ones in ``<out>/data`` (content-addressed names: nothing is
+    overwritten), write the card (atomic), then remove the shards it does not name. A kill at any
+    point leaves a card whose shards are all there. Writers take turns (an exclusive ``flock``)."""
+    from spatialevo.runfolder import fcntl
+
+    folder = out / DATA
+    folder.mkdir(exist_ok=True)
+    with open(out / ".hfdata.lock", "a+b") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        new = sorted((work / DATA).glob("*.parquet"))
+        for src in new:
+            os.replace(src, folder / src.name)
+        atomic_write(out / "README.md", card.encode("utf-8"), out)
+        keep = {p.name for p in new}
+        for old in folder.glob("*.parquet"):
+            if old.name not in keep:
+                unlink(old)
