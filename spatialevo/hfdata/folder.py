@@ -3,7 +3,7 @@
 After ``spatialevo generate --out OUT`` the folder holds, beside the run's own files
 (``manifest.json``, ``parts/``, ``data.jsonl``, ``images/``):
 
-* ``data/train-00000-of-0000N.parquet`` — the rows of one format (:mod:`spatialevo.hfdata.formats`),
+* ``data/<split>-00000-of-0000N-<digest>.parquet`` (split ``train``, or ``test`` for ``vsibench``) — the rows of one format (:mod:`spatialevo.hfdata.formats`),
   typed (:data:`~spatialevo.hfdata.formats.COLUMNS`; the ``datasets`` features in each shard's
   metadata), each image's PNG bytes in its row, shards closed at about ``shard_bytes``; the names end
   in a digest of the shards' bytes, because ``datasets`` caches a local folder by its card alone
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from spatialevo.errors import SpatialEvoError
-from spatialevo.hfdata.card import card_text
+from spatialevo.hfdata.card import card_text, split_of
 from spatialevo.hfdata.features import arrow_schema
 from spatialevo.hfdata.formats import COLUMNS, check_format, rows
 from spatialevo.runfolder import atomic_write, lock, read_manifest, remove_leftovers, unlink
@@ -85,7 +85,7 @@ def write_folder(out: Path, fmt: str = "spatialevo", *, shard_bytes: int = SHARD
         try:
             n, shards, per_task = _write_shards(out, fmt, work / DATA, shard_bytes)
             tag = _digest(shards)[:12]  # content-addressed names: datasets' cache of a local folder keys on the card only
-            names = [f"train-{i:05d}-of-{len(shards):05d}-{tag}.parquet" for i in range(len(shards))]
+            names = [f"{split_of(fmt)}-{i:05d}-of-{len(shards):05d}-{tag}.parquet" for i in range(len(shards))]
             for src, name in zip(shards, names):
                 src.rename(work / DATA / name)
             _swap(out, work, card_text(fmt, meta, n, per_task, COLUMNS[fmt], [f"{DATA}/{x}" for x in names]))
