@@ -82,27 +82,27 @@ def evaluate_vsibench(rows: Sequence[dict[str, Any]], answer: Answerer, frames: 
         from tqdm import tqdm
 
         bar = tqdm(total=len(rows), initial=len(rows) - len(todo), unit="q", desc="vsibench")
-    for start in range(0, len(todo), chunk):
-        batch = todo[start : start + chunk]
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # decoding frames overlaps (PIL releases the GIL)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # decoding frames overlaps (PIL releases the GIL)
+        for start in range(0, len(todo), chunk):
+            batch = todo[start : start + chunk]
             items = list(pool.map(lambda r: (vsibench.prompt(r), budget(frames(r), max_pixels)), batch))
-        outputs = answer(items)
-        failed = next((out for out in outputs if isinstance(out, Exception)), None)
-        for r, (text, _), out in zip(batch, items, outputs):
-            if isinstance(out, Exception):
-                continue  # the answered ones are logged first
-            try:
-                s = vsibench.score(out, r["ground_truth"], str(r["question_type"]))
-            except ValueError as exc:
-                raise SpatialEvoError(f"test row {r['id']!r}: {exc}") from None
-            log.add({"id": r["id"], "question_type": r["question_type"], "prompt": text, "prediction": out,
-                     "answer": vsibench.first_token(out), "ground_truth": str(r["ground_truth"]), "score": s})
-        if bar is not None:
-            bar.update(len(batch))
-        if failed is not None:
+            outputs = answer(items)
+            failed = next((out for out in outputs if isinstance(out, Exception)), None)
+            for r, (text, _), out in zip(batch, items, outputs):
+                if isinstance(out, Exception):
+                    continue  # the answered ones are logged first
+                try:
+                    s = vsibench.score(out, r["ground_truth"], str(r["question_type"]))
+                except ValueError as exc:
+                    raise SpatialEvoError(f"test row {r['id']!r}: {exc}") from None
+                log.add({"id": r["id"], "question_type": r["question_type"], "prompt": text, "prediction": out,
+                         "answer": vsibench.first_token(out), "ground_truth": str(r["ground_truth"]), "score": s})
             if bar is not None:
-                bar.close()
-            raise failed
+                bar.update(len(batch))
+            if failed is not None:
+                if bar is not None:
+                    bar.close()
+                raise failed
     if bar is not None:
         bar.close()
     entries = [log.done[r["id"]] for r in rows]

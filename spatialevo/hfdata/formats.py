@@ -86,13 +86,13 @@ def rows(records: Iterable[dict[str, Any]], fmt: str) -> Iterator[dict[str, Any]
 
 def _row(rec: dict[str, Any], fmt: str) -> dict[str, Any]:
     text = rec["answer_text"]
-    base = {k: rec[k] for k in _IDS} | {"task": rec["task"], "images": rec["images"]}
     if fmt == "spatialevo":
         extra = sorted(set(rec) - set(COLUMNS["spatialevo"]))
         if extra:
             raise SpatialEvoError(f"record {rec.get('id')!r}: field {extra[0]!r} has no column type (a record of another "
                                   "spatialevo version? add it to COLUMNS)")
         return {**rec, "answer": text}
+    base = {k: rec[k] for k in _IDS} | {"task": rec["task"], "images": rec["images"]}
     reply = [{"role": "assistant", "content": answer_reply(text)}]
     if fmt == "trl":
         return {**base, "prompt": rec["prompt"], "solution": text, "completion": reply, "answer": text,
