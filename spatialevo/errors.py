@@ -68,7 +68,7 @@ class UnknownLayoutError(SpatialEvoError, ValueError):
         self.path = Path(path)
         msg = (
             f"'{self.path}' is not a recognised scene layout (expected a ScanNet scene folder, "
-            "a ScanNet++ scene folder, an ARKitScenes video folder, a box-list JSON file, "
-            "or a spatialevo cache '.npz')"
+            "a ScanNet++ scene folder, an ARKitScenes video folder, a Pointcept scene folder, "
+            "a VoteNet/mmdetection3d '<scene>_vert.npy', a box-list JSON file, or a spatialevo cache '.npz')"
         )
         super().__init__(msg + (f": {detail}" if detail else ""))

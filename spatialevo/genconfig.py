@@ -56,7 +56,8 @@ def run_manifest(cfg: GenerateConfig, names: Sequence[str], content: Sequence[st
 
 def _round_manifest(rc: RoundConfig) -> dict[str, Any]:
     """The round options that change records (evidence, judgement, images)."""
-    return {k: getattr(rc, k) for k in ("clip_frames", "min_visible", "min_pixels", "max_pixels", "counting_min", "sample_tries")}
+    keys = ("clip_frames", "min_visible", "min_pixels", "max_pixels", "counting_min", "sample_tries", "labels", "label_map")
+    return {k: getattr(rc, k) for k in keys}
 
 
 def check_config(cfg: GenerateConfig) -> None:

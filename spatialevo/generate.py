@@ -84,7 +84,6 @@ from spatialevo.runfolder import (
     unlink,
 )
 from spatialevo.selfplay import Round, RoundConfig
-from spatialevo.selfplay.sources import make_source
 
 __all__ = ["MAX_CHUNK", "MAX_PER_TASK", "MAX_SEED", "GenerateConfig", "PartError", "answer_options", "build_invalid_pool", "build_pool",
            "check_config", "digest", "dump_record", "generate", "make_record", "merge", "n_valid", "parse_shard", "records_of",
@@ -230,7 +229,7 @@ def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
         OSError: the output folder cannot be written (the parts written so far stay valid).
     """
     check_config(cfg)
-    rnd = Round(make_source(cfg.scenes), dataclasses.replace(cfg.round, cache=min(cfg.round.cache, 2)))  # one scene at a time
+    rnd = Round(cfg.scenes, dataclasses.replace(cfg.round, cache=min(cfg.round.cache, 2)))  # one scene at a time
     source = rnd.source
     out = _prepare_out(Path(cfg.out))
     units = _Units(cfg, rnd, out)
@@ -328,7 +327,7 @@ def regenerate(out: Path, index: int, *, scenes: Any) -> dict[str, Any] | None:
                          chunk=meta["chunk"], images=meta["images"], draws_per_record=meta["draws_per_record"], patience=meta["patience"],
                          max_repeat_share=meta["max_repeat_share"], invalid_share=meta["invalid_share"],
                          round=RoundConfig(**meta["round"], cache=2))
-    rnd = Round(make_source(scenes), cfg.round)
+    rnd = Round(scenes, cfg.round)
     if list(rnd.source.names) != meta["scenes"] or list(rnd.source.fingerprint()) != meta["scene_content"]:
         raise SpatialEvoError(f"the scenes given are not the ones the run in '{out}' was made from")
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < meta["units"]:

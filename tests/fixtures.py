@@ -17,6 +17,7 @@ import trimesh
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
+from spatialevo.scene.loaders.scannet import scale_intrinsics
 from spatialevo.synthetic.trajectory import look_at
 
 # Corner sign pattern; corner index = 4*ix + 2*iy + iz (same order as OrientedBox.corners()).
@@ -124,22 +125,26 @@ def _K(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
     return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
+#: ScanNet fixture colour intrinsics (for 130x97 colour images; the depth camera's are 57.7/57.9/31.5/23.8 at 64x48)
+KC = _K(117.5, 117.0, 67.0, 46.0)
+
 EXPECTED_POSES = [look_at([2.0, -1.0, 1.5], [2.0, 1.5, 0.5]), look_at([0.5, 0.2, 1.2], [3.0, 2.0, 0.4])]
 
 
-def write_scannet(root: Path, scene_id: str = "scene0000_00") -> Fixture:
-    """ScanNet raw folder with a non-identity axisAlignment, 3 objects + floor + wall, 3 pose files (one all -inf)."""
+def write_scannet(root: Path, scene_id: str = "scene0000_00", objects: list[dict[str, Any]] = OBJECTS) -> Fixture:
+    """ScanNet raw folder with a non-identity axisAlignment, ``objects`` (default: 3) + floor + wall,
+    3 pose files (one all -inf)."""
     path = root / scene_id
     path.mkdir(parents=True, exist_ok=True)
     A = rigid(35.0, [-1.2, 0.7, 0.05])
     A_inv = np.linalg.inv(A)
-    verts, faces, idx = scene_geometry()
+    verts, faces, idx = scene_geometry(objects)
     raw_verts = verts @ A_inv[:3, :3].T + A_inv[:3, 3]
     files = {"mesh": write_ply(path / f"{scene_id}_vh_clean_2.ply", raw_verts, faces)}
     seg = np.full(len(verts), 999, dtype=np.int64)
     seg[idx[0]], seg[idx[1]] = 10, 11
     groups = [{"id": 0, "objectId": 0, "label": "floor", "segments": [10]}, {"id": 1, "objectId": 1, "label": "wall", "segments": [11]}]
-    for k, o in enumerate(OBJECTS):
+    for k, o in enumerate(objects):
         a, b = 100 + 2 * k, 101 + 2 * k  # each object split over two segments (bottom / top corners)
         seg[idx[2 + k][0::2]], seg[idx[2 + k][1::2]] = a, b
         groups.append({"id": 2 + k, "objectId": 2 + k, "label": o["raw"], "segments": [a, b]})
@@ -152,7 +157,8 @@ def write_scannet(root: Path, scene_id: str = "scene0000_00") -> Fixture:
     K = _K(57.7, 57.9, 31.5, 23.8)
     depth_size, rgb_size = (64, 48), (130, 97)
     write_matrix(path / "intrinsic" / "intrinsic_depth.txt", np.block([[K, np.zeros((3, 1))], [np.zeros((1, 3)), np.ones((1, 1))]]))
-    write_matrix(path / "intrinsic" / "intrinsic_color.txt", np.diag([117.0, 117.0, 1.0, 1.0]))
+    # the colour camera has its own intrinsics (principal point a few pixels off the depth one's)
+    write_matrix(path / "intrinsic" / "intrinsic_color.txt", np.block([[KC, np.zeros((3, 1))], [np.zeros((1, 3)), np.ones((1, 1))]]))
     poses = {}
     for fid, T in zip(("0", "20"), EXPECTED_POSES, strict=True):
         files[f"pose_{fid}"] = write_matrix(path / "pose" / f"{fid}.txt", A_inv @ T)
@@ -160,8 +166,9 @@ def write_scannet(root: Path, scene_id: str = "scene0000_00") -> Fixture:
         write_depth(path / "depth" / f"{fid}.png", depth_size, 1.5)
         poses[fid] = T
     files["pose_10"] = write_matrix(path / "pose" / "10.txt", np.full((4, 4), -np.inf))
-    objs = [dict(o, id=2 + k) for k, o in enumerate(OBJECTS)]
-    return Fixture(path, "scannet", scene_id, objs, poses, K, depth_size, depth_size, 1.5, 1, files)
+    objs = [dict(o, id=2 + k) for k, o in enumerate(objects)]
+    K_rgb = scale_intrinsics(KC, rgb_size, depth_size)  # the colour image as the frame gives it (resized)
+    return Fixture(path, "scannet", scene_id, objs, poses, K_rgb, depth_size, depth_size, 1.5, 1, files)
 
 
 #: Distortion of the ScanNet++ release DSLR (OPENCV_FISHEYE k1..k4), for the distorted ``transforms.json``.
@@ -292,3 +299,38 @@ def load_benchmark(name: str) -> Any:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def write_scannet_sens(root: Path, scene_id: str = "scene0001_00", n_frames: int = 6, color_size: tuple[int, int] = (160, 120),
+                       depth_size: tuple[int, int] = (80, 60), objects: list[dict[str, Any]] = OBJECTS) -> Fixture:
+    """A ScanNet scan as downloaded: mesh, segments, aggregation, axisAlignment and ``<scene>.sens``
+    (no extracted frames), ``n_frames`` frames looking at the room, colour and depth with their own
+    intrinsics and sizes; frame 2 has ScanNet's all -inf invalid pose."""
+    from spatialevo.scene.loaders.sens import write_sens
+
+    fx = write_scannet(root, scene_id, objects)
+    for sub in ("pose", "color", "depth", "intrinsic"):
+        for f in (fx.path / sub).iterdir():
+            f.unlink()
+        (fx.path / sub).rmdir()
+    A = np.array([float(v) for v in fx.files["txt"].read_text().split("axisAlignment = ")[1].split("\n")[0].split()]).reshape(4, 4)
+    Kc = _K(1.17 * color_size[0], 1.17 * color_size[0], color_size[0] / 2 + 2.3, color_size[1] / 2 - 1.7)
+    Kd = _K(0.72 * depth_size[0], 0.72 * depth_size[0], depth_size[0] / 2 - 0.6, depth_size[1] / 2 + 0.4)
+    poses = {}
+    rng = np.random.default_rng(0)
+
+    def frames():
+        for i in range(n_frames):
+            T = look_at([0.4 + 0.5 * i, -0.8, 1.4], [2.0, 1.5, 0.5])
+            color = rng.integers(0, 255, (color_size[1], color_size[0], 3), dtype=np.uint8)
+            depth = np.full((depth_size[1], depth_size[0]), 1500 + 10 * i, dtype=np.uint16)
+            if i == 2:
+                yield np.full((4, 4), -np.inf), color, depth
+                continue
+            poses[str(i)] = T
+            yield np.linalg.inv(A) @ T, color, depth
+
+    fx.files["sens"] = write_sens(fx.path / f"{scene_id}.sens", frames(), K_color=Kc, K_depth=Kd, color_size=color_size,
+                                  depth_size=depth_size)
+    fx.poses, fx.K, fx.size, fx.depth_size = poses, scale_intrinsics(Kc, color_size, depth_size), depth_size, depth_size
+    return fx

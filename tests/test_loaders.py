@@ -82,6 +82,11 @@ def test_scannet(tmp_path):
     check_frames(scene, fx)
     check_mesh_ids(scene, fx, structure=True)
     assert scene.meta["skipped_frames"] == 1 and scene.meta["skipped_frame_ids"] == ["10"]
+    # colour frames carry the colour camera's intrinsics (scaled to the frame), depth its own
+    depth_K = np.loadtxt(fx.path / "intrinsic" / "intrinsic_depth.txt")[:3, :3]
+    for f in scene.frames:
+        np.testing.assert_allclose(f.depth_K, depth_K, atol=1e-12)
+        assert np.abs(f.K[:2, 2] - depth_K[:2, 2]).max() > 1.0  # the two principal points differ
     assert [s["label"] for s in scene.meta["skipped_objects"]] == ["ghost"]
     assert not {"wall", "floor"} & set(scene.labels())
     # axis alignment reaches the mesh: the floor quad is back at z = 0 and the wall at y = 3

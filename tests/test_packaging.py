@@ -21,6 +21,8 @@ def test_wheel_contains_tasks_scenes_configs(tmp_path) -> None:
     for folder in ("tasks", "scenes", "configs"):
         shipped = {p.relative_to(ROOT).as_posix() for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts}
         assert shipped and {f"spatialevo/_data/{x}" for x in shipped} <= names, folder
+    tables = {p.name for p in (ROOT / "spatialevo" / "scene" / "labels").glob("*.tsv")}
+    assert tables and {f"spatialevo/scene/labels/{t}" for t in tables} <= names  # the label vocabularies
     assert "spatialevo/dge/engine.py" in names and "spatialevo/train/launcher.py" in names
 
 

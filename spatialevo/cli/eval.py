@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from spatialevo.cli import add_label_options
 from spatialevo.dge import TASK_NAMES
 from spatialevo.errors import SpatialEvoError
 from spatialevo.selfplay import RoundConfig
@@ -50,6 +51,7 @@ def add_parser(sub: Any) -> None:
                    "model it is resumable: rerun the same command to answer only the rest "
                    "(default out/eval/vsibench-<model>-<test digest>.jsonl)")
     p.add_argument("--scenes", default="bundled", help="the scenes the questions are about")
+    add_label_options(p)
     p.add_argument("--data", default=None, help="a data.jsonl from spatialevo generate (default: a held-out set drawn here)")
     p.add_argument("--tasks", default=",".join(TASK_NAMES), help="tasks of the held-out set")
     p.add_argument("--per-task", type=int, default=10, help="held-out questions per task and scene")
@@ -191,10 +193,12 @@ def _run(args: Any) -> int:
     else:
         tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
         records = held_out_records(args.scenes, tasks, args.per_task, args.seed,
-                                   RoundConfig(clip_frames=args.clip_frames, max_pixels=args.max_pixels))
+                                   RoundConfig(clip_frames=args.clip_frames, max_pixels=args.max_pixels,
+                                               labels=args.labels, label_map=args.label_map))
     model = AutoModelForImageTextToText.from_pretrained(str(path))
     res = evaluate_policy(model, load_processor(str(path)), records, args.scenes,
-                          round_config=RoundConfig(clip_frames=args.clip_frames, max_pixels=args.max_pixels),
+                          round_config=RoundConfig(clip_frames=args.clip_frames, max_pixels=args.max_pixels,
+                                                   labels=args.labels, label_map=args.label_map),
                           max_new_tokens=args.max_new_tokens, batch=args.batch, progress=not args.quiet)
     print(f"{'task':34s} {'n':>5s} {'score':>7s} {'format':>7s}")
     for t, r in res["tasks"].items():

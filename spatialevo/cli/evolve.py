@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from typing import Any
+
+from spatialevo.cli import add_label_options
 
 EPILOG = """examples:
   spatialevo evolve --config configs/cpu-smoke.yaml
@@ -36,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-dir", default=None, help="override: output folder")
     p.add_argument("--max-steps", type=int, default=None, help="override: optimiser steps")
     p.add_argument("--no-resume", action="store_true", help="start fresh even if output_dir has checkpoints")
+    add_label_options(p)  # override: round.labels / round.label_map
 
 
 def run(args: Any) -> int:
@@ -47,6 +51,9 @@ def run(args: Any) -> int:
     if args.no_resume:
         over["resume"] = False
     cfg = load_config(args.config, **over)
+    labels = {k: v for k, v in (("labels", args.labels), ("label_map", args.label_map)) if v is not None}
+    if labels:
+        cfg = dataclasses.replace(cfg, round={**cfg.round, **labels})
     res = evolve(cfg)
     print(json.dumps({k: v for k, v in res.items() if k not in ("scheduler", "log_history")}))
     return 0

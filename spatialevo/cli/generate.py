@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from spatialevo import generate as generation
+from spatialevo.cli import add_label_options
 from spatialevo.dge import TASK_NAMES
 from spatialevo.errors import SpatialEvoError
 from spatialevo.generate import MAX_SEED, GenerateConfig, generate, merge, parse_shard
@@ -34,6 +35,7 @@ def add_parser(sub: Any) -> None:
     )
     g.add_argument("--out", required=True, help="output folder (records in data.jsonl, images/ beside)")
     g.add_argument("--scenes", default="bundled", help="'bundled', 'synthetic' / 'synthetic:N', or a folder of scenes in any layout")
+    add_label_options(g)
     g.add_argument("--tasks", default=",".join(TASK_NAMES), help=f"comma-separated task names (default: all {len(TASK_NAMES)})")
     g.add_argument("--per-task", type=int, default=50, help="questions per task and scene")
     g.add_argument("--seed", type=int, default=0, help=f"0 … {MAX_SEED}")
@@ -73,7 +75,8 @@ def _run(args: Any) -> int:
             out=out, scenes=args.scenes, tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),
             per_task=args.per_task, seed=args.seed, shard=shard, chunk=args.chunk, images=not args.no_images,
             max_repeat_share=args.max_repeat_share, invalid_share=args.invalid_share,
-            round=RoundConfig(clip_frames=args.clip_frames, max_pixels=args.max_pixels, counting_min=args.counting_min),
+            round=RoundConfig(clip_frames=args.clip_frames, max_pixels=args.max_pixels, counting_min=args.counting_min,
+                              labels=args.labels, label_map=args.label_map),
         )
         res = generate(cfg, progress=not args.quiet)
         print(f"wrote {res['written']} records ({res['records']} in this shard's parts; {res['invalid']} invalid questions; "

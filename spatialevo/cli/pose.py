@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from spatialevo.cli import add_label_options
 from spatialevo.errors import SpatialEvoError
 
 EPILOG_TRAIN = """examples:
@@ -46,7 +47,7 @@ def _data(args: Any, size: tuple[int, int]) -> list:
         return synthetic_pose_data(seeds, n_frames=args.frames, size=size)
     from spatialevo.selfplay.sources import make_source
 
-    source = make_source(args.scenes)
+    source = make_source(args.scenes, labels=args.labels, label_map=args.label_map)
     out = []
     for i, name in enumerate(source.names):
         scene = source.get(i)
@@ -62,6 +63,7 @@ def _data(args: Any, size: tuple[int, int]) -> list:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synthetic", default="", help="comma-separated seeds of synthetic rooms to render")
     p.add_argument("--scenes", default="", help="'bundled', a scene, or a folder of scenes (any layout)")
+    add_label_options(p)
     p.add_argument("--frames", type=int, default=240, help="frames per synthetic room (default 240)")
     p.add_argument("--holdout-every", type=int, default=4, help="every k-th frame is held out for testing (default 4)")
 

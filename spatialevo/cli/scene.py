@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from spatialevo.cli import add_label_options
 from spatialevo.errors import SpatialEvoError
 
 
@@ -20,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="generate, inspect and render scenes",
         description="Work with scenes: make synthetic rooms, print a summary and a top-down picture, render frames.",
     )
-    ss = p.add_subparsers(dest="scene_cmd", required=True, metavar="{generate,inspect,render,bundle}")
+    ss = p.add_subparsers(dest="scene_cmd", required=True, metavar="{generate,inspect,render,convert,bundle}")
 
     g = ss.add_parser(
         "generate",
@@ -49,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     i.add_argument("path", type=Path, help="scene folder or file (ScanNet, ScanNet++, ARKitScenes, box-list JSON, cache)")
     i.add_argument("--json", action="store_true", help="print the summary as JSON")
     i.add_argument("--topdown", type=Path, default=None, help="write the top-down picture to this PNG")
+    add_label_options(i)
     i.set_defaults(func=cmd_inspect)
 
     r = ss.add_parser(
@@ -67,7 +69,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--frames", default=None, help="comma-separated frame ids (default: all)")
     r.add_argument("--every", type=int, default=1, help="render every k-th frame")
     r.add_argument("--limit", type=int, default=None, help="at most this many frames")
+    add_label_options(r)
     r.set_defaults(func=cmd_render)
+
+    c = ss.add_parser(
+        "convert",
+        help="convert a collection of scans into cache files, in parallel and resumably",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Find every scene under SRC (ScanNet scans with extracted frames or a .sens, ScanNet++, ARKitScenes, Pointcept "
+            "and VoteNet/mmdetection3d exports, box lists, caches; up to 4 folders deep), load each in the --labels "
+            "vocabulary and write OUT/scenes/<name>.npz, frames of .sens files in OUT/frames/<name>/, and OUT/index.json "
+            "(id, source layout, objects, frames, floor area per scene). Rerun the same command after a kill to finish; "
+            "a rerun with other arguments into the same --out is refused. The index is what --scenes OUT of generate, "
+            "evolve and eval reads."
+        ),
+        epilog=(
+            "examples:\n"
+            "  spatialevo scene convert ScanNet/scans --out data/scannet --labels vsibench --frame-step 10 --workers 8\n"
+            "  spatialevo scene convert ScanNet/scans --out data/scannet --labels vsibench --frame-step 10 --shard 0/4  # machine 0 of 4\n"
+            "  spatialevo generate --scenes data/scannet --out out/qa"
+        ),
+    )
+    c.add_argument("src", nargs="+", type=Path, help="scan folders or files, or folders holding them")
+    c.add_argument("--out", type=Path, required=True, help="output folder")
+    add_label_options(c)
+    c.add_argument("--frame-step", type=int, default=1, help="keep every k-th frame (default 1: all; ScanNet records 30 per second)")
+    c.add_argument("--workers", type=int, default=1, help="scenes converted at once, one process each (default 1)")
+    c.add_argument("--shard", default="0/1", help="i/n: convert scene k when k %% n == i, for many machines (default 0/1)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=cmd_convert)
 
     b = ss.add_parser(
         "bundle",
@@ -101,7 +132,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from spatialevo.scene.loaders import load_scene
     from spatialevo.scene.topdown import save_topdown
 
-    scene = load_scene(args.path)
+    scene = load_scene(args.path, labels=args.labels, label_map=args.label_map)
     summary = scene.summary()
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -121,7 +152,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from spatialevo.scene.export import render_scene_frames
     from spatialevo.scene.loaders import load_scene
 
-    scene = load_scene(args.path)
+    scene = load_scene(args.path, labels=args.labels, label_map=args.label_map)
     if scene.mesh is None:
         raise SpatialEvoError(f"scene {scene.scene_id} from '{args.path}' has no mesh: nothing to render")
     if args.every < 1:
@@ -134,6 +165,21 @@ def cmd_render(args: argparse.Namespace) -> int:
     render_scene_frames(scene, args.out, frames)
     print(f"rendered {len(frames)} frames of {scene.scene_id} to {args.out}")
     return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from spatialevo.convert import ConvertConfig, convert
+    from spatialevo.genconfig import parse_shard
+
+    cfg = ConvertConfig(tuple(args.src), args.out, labels=args.labels, label_map=None if args.label_map is None else Path(args.label_map),
+                        frame_step=args.frame_step, workers=args.workers, shard=parse_shard(args.shard))
+    index = convert(cfg, progress=not args.quiet)
+    n_obj = sum(s["objects"] for s in index["scenes"])
+    print(f"{len(index['scenes'])} scene(s) in {args.out / 'index.json'} ({n_obj} objects); {len(index['failed'])} failed, "
+          f"{len(index['pending'])} left to other shards")
+    for f in index["failed"]:
+        print(f"  failed {f['source']}: {f['error']}", file=sys.stderr)
+    return 1 if index["failed"] else 0
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:

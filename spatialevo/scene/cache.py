@@ -8,7 +8,9 @@ valid; relative ones are resolved against the cache file's folder when loading).
 Entries: ``meta.json`` (uint8 JSON: format version, scene id, labels, frame ids and paths, meta),
 ``obj_ids``, ``box_center``, ``box_extents``, ``box_rotation``, ``obj_point_offsets``,
 ``obj_points``, ``frame_K``, ``frame_T_wc``, ``frame_size``, ``frame_depth_scale`` and, when
-present, ``mesh_vertices``, ``mesh_faces``, ``mesh_face_object_ids``, ``mesh_vertex_colors``,
+present, ``frame_depth_K`` (version 2: (F, 3, 3), all zeros for a frame without depth
+intrinsics of its own; a scene without any is written as version 1, readable by earlier
+releases), ``mesh_vertices``, ``mesh_faces``, ``mesh_face_object_ids``, ``mesh_vertex_colors``,
 ``points``, ``point_colors``, ``floor_polygon``.
 
 Reading trusts nothing in the file: every ``.npy`` header's shape × item size is checked against
@@ -38,7 +40,9 @@ from spatialevo.scene.model import Frame, ObjectInstance, Scene, SceneMesh
 from spatialevo.scene.validate import as_array
 
 FORMAT_NAME = "spatialevo-scene-cache"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: versions this release reads (1: no ``frame_depth_K``)
+READ_VERSIONS = (1, 2)
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 #: Largest uncompressed / compressed size of a deflated member (deflate cannot exceed ~1032).
 MAX_DEFLATE_RATIO = 1100
@@ -65,7 +69,7 @@ def scene_to_arrays(scene: Scene) -> dict[str, np.ndarray]:
     has_pts = [o.points is not None for o in objs]
     meta = {
         "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
+        "version": FORMAT_VERSION if any(f.depth_K is not None for f in scene.frames) else 1,
         "scene_id": scene.scene_id,
         "labels": [o.label for o in objs],
         "has_points": has_pts,
@@ -91,6 +95,8 @@ def scene_to_arrays(scene: Scene) -> dict[str, np.ndarray]:
         "frame_size": np.array([(f.width, f.height) for f in scene.frames], dtype=np.int64).reshape(-1, 2),
         "frame_depth_scale": np.array([f.depth_scale for f in scene.frames], dtype=np.float64),
     }
+    if any(f.depth_K is not None for f in scene.frames):
+        arrays["frame_depth_K"] = np.array([np.zeros((3, 3)) if f.depth_K is None else f.depth_K for f in scene.frames], dtype=np.float64)
     if scene.mesh is not None:
         arrays["mesh_vertices"] = scene.mesh.vertices
         arrays["mesh_faces"] = scene.mesh.faces
@@ -190,10 +196,10 @@ def load_cache(path: str | Path) -> Scene:
         raise SceneFormatError(f"corrupt JSON ({exc})", path=path, field="meta.json") from None
     if not isinstance(meta, dict):
         raise SceneFormatError(f"expected a JSON object, got {type(meta).__name__}", path=path, field="meta.json")
-    if meta.get("format") != FORMAT_NAME or meta.get("version") != FORMAT_VERSION:
+    if meta.get("format") != FORMAT_NAME or meta.get("version") not in READ_VERSIONS:
         raise SceneFormatError(
             f"unsupported cache format {meta.get('format')!r} version {meta.get('version')!r} "
-            f"(this spatialevo reads {FORMAT_NAME} version {FORMAT_VERSION})",
+            f"(this spatialevo reads {FORMAT_NAME} versions {', '.join(map(str, READ_VERSIONS))})",
             path=path,
             field="meta.json",
         )
@@ -271,6 +277,7 @@ def _scene_from_entries(path: Path, meta: dict[str, Any], a: dict[str, np.ndarra
     fsize = _entry(a, "frame_size", (None, 2), path, dtype=np.int64)
     fscale = _entry(a, "frame_depth_scale", (None,), path)
     fmeta = meta["frames"]
+    fdK = _entry(a, "frame_depth_K", (len(fK), 3, 3), path) if "frame_depth_K" in a else np.zeros((len(fK), 3, 3))
     if not (len(fK) == len(fT) == len(fsize) == len(fscale) == len(fmeta)):
         raise SceneFormatError("frame arrays have inconsistent lengths", path=path, field="frame_K")
 
@@ -285,6 +292,7 @@ def _scene_from_entries(path: Path, meta: dict[str, Any], a: dict[str, np.ndarra
             fm["id"], fK[i], fT[i], fsize[i, 0], fsize[i, 1],
             rgb_path=resolve(fm["rgb_path"]), depth_path=resolve(fm["depth_path"]),
             instance_path=resolve(fm["instance_path"]), depth_scale=fscale[i],
+            depth_K=fdK[i] if fdK[i].any() else None,
         )
         for i, fm in enumerate(fmeta)
     ]

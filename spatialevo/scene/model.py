@@ -125,13 +125,18 @@ class Frame:
     Attributes:
         id: frame identifier (unique in the scene), e.g. ``"000120"``: a non-empty string, or an
             integer stored as its decimal string.
-        K: (3, 3) pinhole intrinsics, pixels, for images of ``width`` x ``height``.
+        K: (3, 3) pinhole intrinsics, pixels, of the colour image as the frame gives it
+            (``width`` x ``height``; a loader that resizes a colour image scales its intrinsics).
         T_wc: (4, 4) camera-to-world pose (OpenCV camera: x right, y down, z forward), metres.
         width, height: image size in pixels (whole numbers, each in [1, ``MAX_IMAGE_SIDE_PX``]).
         rgb_path / depth_path / instance_path: optional stored images, read lazily by
             :meth:`Scene.frame_images` (RGB resized to ``width`` x ``height`` when it differs).
         depth_scale: stored depth units per metre (1000 for millimetre PNGs), in
             [``MIN_DEPTH_SCALE``, ``MAX_DEPTH_SCALE``].
+        depth_K: optional (3, 3) intrinsics, pixels, of the stored depth image at its own
+            resolution, when the depth camera differs from the colour one (ScanNet: 640x480 depth
+            beside 1296x968 colour, with its own principal point). ``None``: the depth image is the
+            colour camera's, scaled to the depth image's size. Same pose ``T_wc`` either way.
     """
 
     id: str
@@ -143,10 +148,13 @@ class Frame:
     depth_path: Path | None = None
     instance_path: Path | None = None
     depth_scale: float = 1000.0
+    depth_K: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.id = frame_id(self.id)
         self.K = check_intrinsics(self.K, f"frame {self.id} K")
+        if self.depth_K is not None:
+            self.depth_K = check_intrinsics(self.depth_K, f"frame {self.id} depth_K")
         self.T_wc = check_pose(self.T_wc, f"frame {self.id} T_wc")
         try:
             self.width, self.height = check_image_size(self.width, self.height)
@@ -179,16 +187,19 @@ class Frame:
         R, t = self.T_wc[:3, :3], self.T_wc[:3, 3]
         return (np.asarray(points, dtype=np.float64) - t) @ R
 
-    def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Project (N, 3) world points (metres) to pixels.
+    def project(self, points: np.ndarray, K: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Project (N, 3) world points (metres) to pixels of the colour image (``K``: other
+        intrinsics of the same camera pose, e.g. :attr:`depth_K`).
 
-        Returns ``(uv, depth)``: (N, 2) pixel coordinates (u right, v down) and (N,) camera-frame
-        z in metres (points with depth <= 0 are behind the camera and their uv is meaningless).
+        Returns ``(uv, depth)``: (N, 2) pixel coordinates (u right, v down; integers are pixel
+        centres) and (N,) camera-frame z in metres (points with depth <= 0 are behind the camera
+        and their uv is meaningless).
         """
+        K = self.K if K is None else K
         pc = self.world_to_camera(points)
         z = pc[:, 2]
         with np.errstate(divide="ignore", invalid="ignore"):
-            uv = (pc[:, :2] / z[:, None]) * np.diag(self.K)[:2] + self.K[:2, 2]
+            uv = (pc[:, :2] / z[:, None]) * np.diag(K)[:2] + K[:2, 2]
         return uv, z
 
 

@@ -59,7 +59,8 @@ def transform_scene(scene: Scene, *, R: np.ndarray | None = None, t: np.ndarray 
         T = np.eye(4)
         T[:3, :3] = rot(f.T_wc[:3, :3])
         T[:3, 3] = pts(f.T_wc[:3, 3][None])[0]
-        frames.append(Frame(f.id, f.K.copy(), T, f.width, f.height, depth_scale=f.depth_scale))
+        frames.append(Frame(f.id, f.K.copy(), T, f.width, f.height, depth_scale=f.depth_scale,
+                            depth_K=None if f.depth_K is None else f.depth_K.copy()))
     mesh = None
     if scene.mesh is not None:
         faces = scene.mesh.faces[:, ::-1].copy() if mirror_x else scene.mesh.faces.copy()

@@ -6,7 +6,8 @@ faces). A sample is *visible* in a frame when it projects inside the image, lies
 camera (z > ``near`` metres), and passes the depth test: the first surface hit along the ray from
 the camera centre to the sample is not closer than the sample by more than
 ``tol_abs + tol_rel · distance`` metres. With a mesh (with faces) the test ray-casts exactly;
-without one it compares with the frame's stored depth image at the nearest pixel. Without either,
+without one it compares with the frame's stored depth image at the nearest pixel (projected with
+the depth camera's intrinsics ``Frame.depth_K`` when the frame has them). Without either,
 a boxes-only scene (no point cloud, no mesh) has nothing that could occlude, so the test is the
 frustum test alone; a scene whose surfaces are known but not testable (a point cloud, e.g. from a
 PLY without faces, or a mesh without faces) has visibility 0, so image questions about it are
@@ -102,9 +103,14 @@ def visible_samples(
         elif f.depth_path is not None:
             depth = scene.frame_images(f, ("depth",))["depth"]
             h, w = depth.shape
-            sx, sy = w / f.width, h / f.height
-            px = np.clip(np.floor((uv[idx, 0] + 0.5) * sx).astype(np.int64), 0, w - 1)
-            py = np.clip(np.floor((uv[idx, 1] + 0.5) * sy).astype(np.int64), 0, h - 1)
+            if f.depth_K is not None:  # a depth camera of its own: project into its pixels
+                uvd = f.project(pts[idx], f.depth_K)[0]
+                px = np.clip(np.floor(uvd[:, 0] + 0.5).astype(np.int64), 0, w - 1)
+                py = np.clip(np.floor(uvd[:, 1] + 0.5).astype(np.int64), 0, h - 1)
+            else:  # the colour camera's image, resized (pixel centres aligned)
+                sx, sy = w / f.width, h / f.height
+                px = np.clip(np.floor((uv[idx, 0] + 0.5) * sx).astype(np.int64), 0, w - 1)
+                py = np.clip(np.floor((uv[idx, 1] + 0.5) * sy).astype(np.int64), 0, h - 1)
             dz = depth[py, px]
             zi = z[idx]
             visible[idx] = (dz > 0) & (dz >= zi - (tol_abs + tol_rel * zi))

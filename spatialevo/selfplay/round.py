@@ -68,6 +68,10 @@ class RoundConfig:
         max_question_age: steps a questioner's question may wait before a solver answers it.
         cache: scenes kept with their DGEs and images (least recently used dropped first).
         sample_tries: candidate draws when a valid (or invalid) question is sampled for the evidence.
+        labels: the label vocabulary scenes read from files are loaded in (``raw``, ``nyu40``,
+            ``scannet200``, ``vsibench``; ``None``: as stored); objects outside it are never asked
+            about (:mod:`spatialevo.scene.labels`).
+        label_map: ScanNet's ``scannetv2-labels.combined.tsv`` (default: found next to each scan).
     """
 
     clip_frames: int = CLIP_FRAMES
@@ -80,8 +84,16 @@ class RoundConfig:
     max_question_age: int = 1
     cache: int = DEFAULT_CACHE
     sample_tries: int = 2000
+    labels: str | None = None
+    label_map: str | None = None
 
     def __post_init__(self) -> None:
+        from spatialevo.scene.labels import VOCABULARIES
+
+        if self.labels is not None and self.labels not in VOCABULARIES:
+            raise SpatialEvoError(f"round.labels must be one of {', '.join(VOCABULARIES)}, got {self.labels!r}")
+        if self.label_map is not None and (not isinstance(self.label_map, str) or not self.label_map.strip()):
+            raise SpatialEvoError(f"round.label_map must be the path of ScanNet's label table, got {self.label_map!r}")
         checks = [
             ("clip_frames", 1 <= self.clip_frames <= 256, "between 1 and 256"),
             ("min_visible", 0.0 < self.min_visible <= 1.0, "in (0, 1]"),
@@ -166,7 +178,7 @@ class Round:
     def __init__(self, scenes: str | Path | Sequence[Scene] | SceneSource = "bundled", config: RoundConfig | None = None, *,
                  dge_config: dict[str, dict[str, Any]] | None = None):
         self.config = config if config is not None else RoundConfig()
-        self.source = make_source(scenes)
+        self.source = make_source(scenes, labels=self.config.labels, label_map=self.config.label_map)
         self.cache = SceneCache(self.source, self.config.cache, dge_config=dge_config)
         self._memo: OrderedDict[tuple, tuple[Verdict, Question | None]] = OrderedDict()
 

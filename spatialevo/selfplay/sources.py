@@ -56,7 +56,10 @@ class SceneSource:
         paths: scene files or folders (any loader layout).
         scenes: scenes already in memory (kept for the source's lifetime).
         cache: loaded scenes kept from ``paths`` (least recently used dropped first).
-        names: names of the scenes a subclass loads itself (:meth:`_load`), instead of paths/scenes.
+        names: names of the scenes a subclass loads itself (:meth:`_load`), instead of paths/scenes
+            (or of ``paths``, instead of their stems).
+        labels, label_map: the vocabulary scenes from ``paths`` are loaded in, and ScanNet's label
+            table (:func:`~spatialevo.scene.loaders.load_scene`).
 
     Attributes:
         names: unique scene names (file stems, the file name where two stems collide; scene ids
@@ -65,8 +68,9 @@ class SceneSource:
     """
 
     def __init__(self, paths: Sequence[Path] = (), scenes: Sequence[Scene] = (), *, cache: int = DEFAULT_CACHE,
-                 names: Sequence[str] | None = None):
+                 names: Sequence[str] | None = None, labels: str | None = None, label_map: str | Path | None = None):
         self._paths = [Path(p) for p in paths]
+        self.labels, self.label_map = labels, label_map
         self._fixed: dict[int, Scene] = dict(enumerate(scenes)) if scenes else {}
         if names is not None:  # a subclass that loads scenes its own way names them
             self.names = unique_names(list(names))
@@ -119,7 +123,7 @@ class SceneSource:
     def _load(self, i: int) -> Scene:
         from spatialevo.scene.loaders import load_scene
 
-        return load_scene(self._paths[i])
+        return load_scene(self._paths[i], labels=self.labels, label_map=self.label_map)
 
     def get(self, i: int) -> Scene | None:
         """Scene ``i`` (``None`` when it cannot be loaded; the reason is in :attr:`skipped`)."""
@@ -188,10 +192,14 @@ class SyntheticSource(SceneSource):
         return generate_room(seed, cfg)
 
 
-def make_source(spec: str | Path | Sequence[Scene] | SceneSource) -> SceneSource:
+def make_source(spec: str | Path | Sequence[Scene] | SceneSource, *, labels: str | None = None,
+                label_map: str | Path | None = None) -> SceneSource:
     """A source from ``"bundled"``, ``"synthetic"`` / ``"synthetic:N"`` (N rooms, seeds 0 … N-1;
-    default 100), a folder (the scene it is, else each child that is a scene: sub-folders, ``.npz``
-    and ``.json`` files, other files such as pictures are ignored), a scene file, or scenes.
+    default 100), a ``spatialevo scene convert`` folder or its ``index.json`` (the scenes it lists,
+    under their names), a folder (the scene it is, else each child that is a scene: sub-folders,
+    ``.npz`` and ``.json`` files, other files such as pictures are ignored), a scene file, or
+    scenes. Scenes read from files are loaded in the vocabulary ``labels`` (``None``: as stored;
+    in-memory and synthetic scenes are used as they are).
 
     Raises:
         SceneFileNotFoundError: the path does not exist.
@@ -205,23 +213,31 @@ def make_source(spec: str | Path | Sequence[Scene] | SceneSource) -> SceneSource
         if not all(isinstance(s, Scene) for s in spec):
             raise TypeError("a scene list must hold spatialevo Scene objects")
         return SceneSource(scenes=spec)
+    opts = {"labels": labels, "label_map": label_map}
     if spec == "bundled":
         from spatialevo.bundled import bundled_scene_paths
 
-        return SceneSource(paths=bundled_scene_paths())
+        return SceneSource(paths=bundled_scene_paths(), **opts)
     m = _SYNTHETIC_RE.fullmatch(str(spec)) if isinstance(spec, str) else None
     if m:
         return SyntheticSource(int(m.group(1) or DEFAULT_SYNTHETIC_COUNT))
     path = Path(spec)
     if not path.exists():
         raise SceneFileNotFoundError(path, field="scenes")
+    from spatialevo.convert import is_index, read_index
+
+    if is_index(path):
+        files, names = read_index(path)
+        if not files:
+            raise SpatialEvoError(f"the scene index '{path}' lists no converted scene")
+        return SceneSource(paths=files, names=names, **opts)
     if not path.is_dir():
-        return SceneSource(paths=[path])
+        return SceneSource(paths=[path], **opts)
     from spatialevo.scene.loaders import detect_layout
 
     try:
         detect_layout(path)
-        return SceneSource(paths=[path])  # the folder itself is one scene
+        return SceneSource(paths=[path], **opts)  # the folder itself is one scene
     except SpatialEvoError:
         pass
     children = sorted(p for p in path.iterdir() if not p.name.startswith("."))
@@ -232,7 +248,7 @@ def make_source(spec: str | Path | Sequence[Scene] | SceneSource) -> SceneSource
     ignored = len(children) - len(scenes)
     if ignored:
         log.info("%s: ignoring %d file(s) that are not scenes", path, ignored)
-    return SceneSource(paths=scenes)
+    return SceneSource(paths=scenes, **opts)
 
 
 def _detected(path: Path) -> bool:

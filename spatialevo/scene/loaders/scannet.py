@@ -9,23 +9,30 @@ name, else the folder name):
 - ``<scene>.txt``: ``axisAlignment = 16 numbers`` (row-major 4x4; absent → identity);
 - ``pose/<frame>.txt``: 4x4 camera-to-world (OpenCV camera), scan frame; all ``-inf`` → frame skipped;
 - ``intrinsic/intrinsic_depth.txt`` (4x4, top-left 3x3 used) and ``intrinsic/intrinsic_color.txt``;
-- ``color/<frame>.jpg`` and ``depth/<frame>.png`` (uint16 millimetres).
+- ``color/<frame>.jpg`` and ``depth/<frame>.png`` (uint16, ``m_depthShift`` of ``_info.txt`` units
+  per metre, default 1000 = millimetres);
+- or, without ``pose/``, ``<scene>.sens`` (ScanNet's packed stream, :mod:`~spatialevo.scene.loaders.sens`):
+  its every k-th frame is extracted once into that layout and read from there.
 
 The world frame is the axis-aligned scan frame (z up, metres): ``axisAlignment`` is applied to the
-mesh vertices, the object points and the poses (``T_wc = A @ T_wc_scan``). Frames use the depth
-camera's resolution (from the first depth PNG header, default 640x480) and ``intrinsic_depth``; the
-colour JPG is resized to that size when read (an existing but unreadable first depth PNG raises).
+mesh vertices, the object points and the poses (``T_wc = A @ T_wc_scan``). Frames have the depth
+camera's resolution (from the first depth PNG header, default 640x480); the colour JPG is resized to
+it when read, so ``Frame.K`` is ``intrinsic_color`` scaled to that size and ``Frame.depth_K`` is
+``intrinsic_depth`` (the two cameras differ by a few pixels; an unreadable first image raises).
 A PLY without faces gives ``Scene.points`` (its vertices) and no mesh. See ``docs/scenes.md``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 
+from spatialevo.data_dirs import user_cache_dir
 from spatialevo.errors import SceneFormatError
 from spatialevo.scene.loaders.common import (
+    IMAGE_SUFFIXES,
     find_image,
     get_field,
     image_size,
@@ -39,7 +46,7 @@ from spatialevo.scene.loaders.common import (
     transform_points,
 )
 from spatialevo.scene.model import Frame, Scene
-from spatialevo.scene.validate import check_intrinsics, check_pose
+from spatialevo.scene.validate import MAX_DEPTH_SCALE, MIN_DEPTH_SCALE, bounded_number, check_intrinsics, check_pose
 
 LAYOUT = "ScanNet"
 DEFAULT_DEPTH_SIZE = (640, 480)
@@ -78,26 +85,69 @@ def _read_pose(path: Path) -> np.ndarray | None:
     return check_pose(T, "pose", path=path)
 
 
-def _load_frames(path: Path, A: np.ndarray, meta: dict) -> list[Frame]:
+def scale_intrinsics(K: np.ndarray, src: tuple[int, int], dst: tuple[int, int]) -> np.ndarray:
+    """(3, 3) intrinsics of an image of size ``src`` (w, h) resized to ``dst``, pixels (pixel
+    centres aligned, as PIL resizes: ``u' + 0.5 = (u + 0.5) · dst_w / src_w``)."""
+    sx, sy = dst[0] / src[0], dst[1] / src[1]
+    out = np.array(K, dtype=np.float64, copy=True)
+    out[0, 0], out[0, 1], out[1, 1] = K[0, 0] * sx, K[0, 1] * sx, K[1, 1] * sy
+    out[0, 2], out[1, 2] = (K[0, 2] + 0.5) * sx - 0.5, (K[1, 2] + 0.5) * sy - 0.5
+    return out
+
+
+def _depth_shift(path: Path) -> float:
+    """Depth units per metre from ``_info.txt`` (``m_depthShift``; ScanNet's SensReader writes it), else 1000."""
+    info = path / "_info.txt"
+    if not info.is_file():
+        return 1000.0
+    for line in info.read_text(encoding="utf-8", errors="replace").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "m_depthShift":
+            try:
+                return bounded_number(float(value), "m_depthShift", lo=MIN_DEPTH_SCALE, hi=MAX_DEPTH_SCALE)
+            except (ValueError, SceneFormatError) as exc:
+                raise SceneFormatError(f"bad depth shift {value.strip()!r} ({exc})", path=info, field="m_depthShift") from None
+    return 1000.0
+
+
+def _first_size(folder: Path, stems: list[str], field: str, suffixes: tuple[str, ...]) -> tuple[int, int] | None:
+    """Image size of the first of ``stems`` that has an image in ``folder`` (an unreadable one raises)."""
+    for stem in stems:
+        img = find_image(folder, stem, suffixes)
+        if img is not None:
+            return image_size(img, field=field)
+    return None
+
+
+def _cameras(path: Path, stems: list[str]) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+    """``(K, depth_K, (width, height))`` of the frames: the frame size is the depth image's (default
+    640x480); ``K`` is ``intrinsic_color`` scaled from the colour images' size to it (the colour
+    JPG is resized when read), ``depth_K`` is ``intrinsic_depth``. Without ``intrinsic_color`` (or
+    colour images) the frames use ``intrinsic_depth`` for both, as before."""
+    k_path = path / "intrinsic" / "intrinsic_depth.txt"
+    K_depth = check_intrinsics(read_matrix(k_path, (4, 4), field="intrinsic_depth", layout=LAYOUT)[:3, :3], "intrinsic_depth", path=k_path)
+    size = _first_size(path / "depth", stems, "depth", (".png",)) or DEFAULT_DEPTH_SIZE
+    kc_path = path / "intrinsic" / "intrinsic_color.txt"
+    color_size = _first_size(path / "color", stems, "color", IMAGE_SUFFIXES)
+    if not kc_path.is_file() or color_size is None:
+        return K_depth, None, size
+    K_color = check_intrinsics(read_matrix(kc_path, (4, 4), field="intrinsic_color", layout=LAYOUT)[:3, :3], "intrinsic_color", path=kc_path)
+    return scale_intrinsics(K_color, color_size, size), K_depth, size
+
+
+def _load_frames(path: Path, A: np.ndarray, meta: dict, frame_step: int = 1) -> list[Frame]:
     pose_dir = path / "pose"
     if not pose_dir.is_dir():
         return []
-    pose_files = sorted(pose_dir.glob("*.txt"), key=_frame_sort_key)
+    pose_files = sorted(pose_dir.glob("*.txt"), key=_frame_sort_key)[::frame_step]
     if not pose_files:
         return []
-    k_path = path / "intrinsic" / "intrinsic_depth.txt"
-    K = check_intrinsics(read_matrix(k_path, (4, 4), field="intrinsic_depth", layout=LAYOUT)[:3, :3], "intrinsic_depth", path=k_path)
+    K, K_depth, (width, height) = _cameras(path, [p.stem for p in pose_files])
     kc_path = path / "intrinsic" / "intrinsic_color.txt"
     if kc_path.is_file():
         meta["intrinsic_color"] = read_matrix(kc_path, (4, 4), field="intrinsic_color", layout=LAYOUT)[:3, :3].tolist()
     depth_dir, color_dir = path / "depth", path / "color"
-    size = None
-    for p in pose_files:
-        d = depth_dir / f"{p.stem}.png"
-        if d.is_file():
-            size = image_size(d, field="depth")  # an existing but unreadable PNG raises, naming it
-            break
-    width, height = size or DEFAULT_DEPTH_SIZE
+    depth_scale = _depth_shift(path)
     frames, skipped = [], []
     for p in pose_files:
         T = _read_pose(p)
@@ -110,7 +160,7 @@ def _load_frames(path: Path, A: np.ndarray, meta: dict) -> list[Frame]:
                 p.stem, K, A @ T, width, height,
                 rgb_path=find_image(color_dir, p.stem),
                 depth_path=d if d.is_file() else None,
-                depth_scale=1000.0,
+                depth_scale=depth_scale, depth_K=K_depth,
             )
         )
     meta["skipped_frames"] = len(skipped)
@@ -118,8 +168,28 @@ def _load_frames(path: Path, A: np.ndarray, meta: dict) -> list[Frame]:
     return frames
 
 
-def load(path: Path) -> Scene:
+def _sens_frames(path: Path, sid: str, frame_step: int, extract_dir: Path | None) -> Path | None:
+    """The folder holding the frames of ``<sid>.sens`` extracted (every ``frame_step``-th frame),
+    extracting them first unless done before; ``None`` when the scan has no ``.sens``."""
+    sens_path = path / f"{sid}.sens"
+    if not sens_path.is_file():
+        return None
+    from spatialevo.scene.loaders import sens
+
+    st = sens_path.stat()
+    if extract_dir is None:
+        key = hashlib.blake2b(f"{sens_path.absolute()}\n{st.st_size}\n{st.st_mtime_ns}".encode(), digest_size=6).hexdigest()
+        extract_dir = user_cache_dir() / "sens" / f"{sid}-{key}"
+    out = Path(extract_dir) / f"step{frame_step}"
+    sens.extract(sens_path, out, step=frame_step)
+    return out
+
+
+def load(path: Path, frame_step: int = 1, extract_dir: Path | None = None) -> Scene:
     """Load a ScanNet raw scene folder into a :class:`Scene` (world = axis-aligned scan frame, metres, z up).
+
+    Frames: every ``frame_step``-th of the extracted ``pose/`` files, else of ``<scene>.sens``
+    (extracted once into ``extract_dir``, default the user cache folder, see :func:`user_cache_dir`).
 
     Raises:
         SceneFileNotFoundError: the mesh, segmentation, aggregation or (with ``pose/``) intrinsics are missing.
@@ -143,7 +213,12 @@ def load(path: Path) -> Scene:
     objects, mesh, skipped = objects_from_segments(verts, faces, colors, seg_indices, groups, seg_path=seg_path, anno_path=agg_path)
 
     meta: dict = {"layout": "scannet", "axis_alignment": A.tolist(), "skipped_objects": skipped}
-    frames = _load_frames(path, A, meta)
+    frame_dir = path
+    if not (path / "pose").is_dir():
+        frame_dir = _sens_frames(path, sid, frame_step, extract_dir) or path
+        if frame_dir is not path:
+            frame_step = 1  # the extraction kept every frame_step-th frame already
+    frames = _load_frames(frame_dir, A, meta, frame_step)
     if mesh is None:  # a PLY without faces is a point cloud, not a mesh
         return Scene(sid, objects, frames, None, points=verts, point_colors=colors, meta=meta)
     return Scene(sid, objects, frames, mesh, meta=meta)
