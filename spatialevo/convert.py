@@ -119,8 +119,9 @@ def _walk(path: Path, depth: int) -> Iterator[Path]:
             yield from _walk(child, depth + 1)
 
 
-def find_scenes(sources: Sequence[Path]) -> list[Path]:
-    """Every scene under ``sources``, in order (sources in the given order, each walked sorted).
+def find_scenes(sources: Sequence[Path], exclude: Path | None = None) -> list[Path]:
+    """Every scene under ``sources``, in order (sources in the given order, each walked sorted);
+    nothing under ``exclude`` (the output folder, when it lies inside a source).
 
     Raises:
         SpatialEvoError: a source does not exist, holds no scene, or there are more than :data:`MAX_SCENES`.
@@ -130,7 +131,7 @@ def find_scenes(sources: Sequence[Path]) -> list[Path]:
         src = Path(src)
         if not src.exists():
             raise SpatialEvoError(f"source '{src}' does not exist")
-        found = list(_walk(src, 0))
+        found = [p for p in _walk(src, 0) if exclude is None or not p.absolute().is_relative_to(exclude.absolute())]
         if not found:
             raise SpatialEvoError(f"no scene found in '{src}' (searched {MAX_DEPTH} folders deep for ScanNet, ScanNet++, ARKitScenes, "
                                   "Pointcept or VoteNet scans, box lists and caches)")
@@ -267,7 +268,7 @@ def convert(cfg: ConvertConfig, *, progress: bool = True) -> dict[str, Any]:
     from tqdm import tqdm
 
     out = cfg.out
-    paths = find_scenes(cfg.sources)
+    paths = find_scenes(cfg.sources, exclude=out)
     names = scene_names(paths)
     for sub in ("scenes", "parts", "frames"):
         (out / sub).mkdir(parents=True, exist_ok=True)

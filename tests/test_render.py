@@ -124,3 +124,24 @@ def test_occluded_object_is_not_visible():
     scene._visibility_cache.clear()
     frac = visible_fractions(scene, "f0")
     assert frac[1] == 0.0 and frac[0] > 0.1
+
+
+def test_stored_depth_is_read_through_the_depth_cameras_intrinsics(tmp_path):
+    """A frame whose depth camera has its own K (ScanNet): the depth test looks the samples up
+    where the depth camera sees them, not where the colour image (scaled) has them."""
+    from PIL import Image
+
+    T = np.eye(4)
+    T[:3, :3] = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # looking along +x, image v down = -z
+    obj = ObjectInstance(1, "box", OrientedBox([3.0, 0.0, 0.0], [0.2, 0.2, 0.2]))
+    Kd = np.array([[40.0, 0, 20.0], [0, 40.0, 15.0], [0, 0, 1]])  # depth camera, 40x30
+    Kc = np.array([[80.0, 0, 52.0], [0, 80.0, 38.0], [0, 0, 1]])  # colour camera, 80x60, principal point 12 px off
+    uv = Kd[:2, 2]  # the box centre lies on the optical axis: depth pixel (20, 15)
+    depth = np.full((30, 40), 500, dtype=np.uint16)  # an occluder 0.5 m in front everywhere ...
+    depth[int(uv[1]) - 3 : int(uv[1]) + 4, int(uv[0]) - 3 : int(uv[0]) + 4] = 2900  # ... but where the box is seen
+    Image.fromarray(depth).save(tmp_path / "d.png")
+    f = Frame("f0", Kc, T, 80, 60, depth_path=tmp_path / "d.png", depth_K=Kd)
+    scene = Scene("s", [obj], [f], points=np.zeros((1, 3)))
+    assert visible_fractions(scene, "f0")[0] > 0.1  # its front face is visible
+    wrong = Frame("f0", Kc, T, 80, 60, depth_path=tmp_path / "d.png")  # no depth_K: the colour K, scaled
+    assert visible_fractions(Scene("s", [obj], [wrong], points=np.zeros((1, 3))), "f0")[0] == 0.0
