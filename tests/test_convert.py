@@ -16,10 +16,11 @@ from fixtures import write_arkitscenes, write_boxlist, write_scannet, write_scan
 from test_labels import OBJECTS as RAW_OBJECTS
 from test_labels import write_tsv
 
-from spatialevo.convert import ConvertConfig, convert, read_index
+from spatialevo.convert import ConvertConfig, convert
 from spatialevo.errors import SpatialEvoError
 from spatialevo.scene.labels import SCANNET_TSV
 from spatialevo.scene.loaders import load_scene
+from spatialevo.sceneindex import read_index
 from spatialevo.selfplay.sources import make_source
 
 ROOT = Path(__file__).resolve().parents[1]

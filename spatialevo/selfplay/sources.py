@@ -224,7 +224,7 @@ def make_source(spec: str | Path | Sequence[Scene] | SceneSource, *, labels: str
     path = Path(spec)
     if not path.exists():
         raise SceneFileNotFoundError(path, field="scenes")
-    from spatialevo.convert import is_index, read_index
+    from spatialevo.sceneindex import is_index, read_index
 
     if is_index(path):
         files, names = read_index(path)
