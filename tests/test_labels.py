@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from fixtures import write_scannet
@@ -151,3 +153,25 @@ def test_synthetic_scene_in_vsibench(tmp_path):
     assert all(o.label in cats for o in out.objects)
     assert len(out.objects) + len(out.meta["unmapped_objects"]) == len(scene.objects)
     assert np.array_equal(out.mesh.vertices, scene.mesh.vertices)  # geometry untouched
+
+
+def test_round_and_generate_take_the_vocabulary(scan, tmp_path):
+    import gymnasium as gym
+
+    import spatialevo.env  # noqa: F401  (registers SpatialEvo-v0)
+    from spatialevo.generate import GenerateConfig, generate
+    from spatialevo.selfplay import Round, RoundConfig
+
+    rnd = Round(scan.path.parent, RoundConfig(labels="vsibench"))
+    assert "sofa" in rnd.scene(rnd.names[0]).labels() and "couch" not in rnd.scene(rnd.names[0]).labels()
+    env = gym.make("SpatialEvo-v0", scenes=str(scan.path.parent), round_config={"labels": "vsibench"})
+    env.reset(seed=0)
+    assert "couch" not in env.unwrapped.round.scene(rnd.names[0]).labels()
+    env.close()
+    with pytest.raises(SpatialEvoError, match="round.labels"):
+        RoundConfig(labels="vsi")
+    cfg = GenerateConfig(out=tmp_path / "qa", scenes=str(scan.path.parent), tasks=("object_size",), per_task=2, images=False,
+                         round=RoundConfig(labels="vsibench"))
+    generate(cfg, progress=False)
+    with pytest.raises(SpatialEvoError, match="labels \\(round option\\): vsibench there, None here"):
+        generate(dataclasses.replace(cfg, round=RoundConfig()), progress=False)
