@@ -1,4 +1,4 @@
-"""Minimal oriented boxes: containment, rigid invariance, degenerate inputs."""
+"""Minimal oriented boxes: containment, rigid invariance, minimality, degenerate inputs."""
 
 from __future__ import annotations
 
@@ -61,6 +61,57 @@ def test_yaw_fallback_invariant_under_yaw_motion(pts, yaw, t):
     assert b.contains(pts @ Rz.T + np.array(t), tol=1e-7).all()
 
 
+KINDS = ("gauss", "uniform_box", "sphere", "ellipsoid_shell", "box_surface")
+
+
+def seeded_set(i: int, n: int | None = None) -> np.ndarray:
+    """The i-th of the comparison sets (``benchmarks/box_bench.py`` uses them too): kind KINDS[i % 5],
+    20-400 points (``n`` overrides), 1 mm - 5 m across, randomly rotated and moved."""
+    rng = np.random.default_rng(1000 + i)
+    kind = KINDS[i % len(KINDS)]
+    n = int(rng.integers(20, 401)) if n is None else n
+    scale, ax = float(np.exp(rng.uniform(np.log(1e-3), np.log(5.0)))), rng.uniform(0.2, 1.0, 3)
+    if kind == "gauss":
+        p = rng.normal(size=(n, 3)) * ax
+    elif kind == "uniform_box":
+        p = rng.uniform(-0.5, 0.5, (n, 3)) * ax
+    elif kind in ("sphere", "ellipsoid_shell"):
+        p = rng.normal(size=(n, 3))
+        p /= np.linalg.norm(p, axis=1, keepdims=True)
+        if kind == "ellipsoid_shell":
+            p *= rng.uniform(0.9, 1.0, (n, 1)) * ax
+    else:  # box surface samples
+        p = rng.uniform(-0.5, 0.5, (n, 3)) * ax
+        face = rng.integers(0, 3, n)
+        p[np.arange(n), face] = rng.choice([-0.5, 0.5], n) * ax[face]
+    R = Rotation.random(random_state=int(rng.integers(2**31))).as_matrix()
+    return (p * scale / np.abs(p).max()) @ R.T + rng.uniform(-3, 3, 3)
+
+
+def _tight_volume(pts: np.ndarray, R: np.ndarray) -> float:
+    """Volume of the tight box with axes R (re-orthonormalised: open3d's are sometimes slightly off)."""
+    U, _, Vt = np.linalg.svd(R)
+    return float(np.prod(np.ptp(pts @ (U @ Vt), axis=0)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", KINDS)
+def test_minimal_box_never_larger_than_open3d_or_trimesh(kind):
+    """300 seeded sets (60 per kind): never larger than open3d's or trimesh's box, each refitted
+    tightly in its own orientation (relative 1e-9), and containing every point."""
+    o3d = pytest.importorskip("open3d")
+    trimesh = pytest.importorskip("trimesh")
+    o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)
+    for i in range(KINDS.index(kind), 300, len(KINDS)):
+        pts = seeded_set(i)
+        box = minimal_oriented_box(pts)
+        assert box.contains(pts, tol=1e-9 * np.abs(pts - pts.mean(axis=0)).max()).all(), i
+        cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
+        refs = (cloud.get_minimal_oriented_bounding_box().R, trimesh.bounds.oriented_bounds(pts)[0][:3, :3].T)
+        best = min(_tight_volume(pts, np.asarray(R)) for R in refs)
+        assert box.volume <= best * (1 + 1e-9), (i, box.volume / best - 1)
+
+
 def test_minimal_box_recovers_a_sampled_box():
     rng = np.random.default_rng(3)
     R = Rotation.from_euler("zyx", [30, 10, 5], degrees=True).as_matrix()
@@ -71,6 +122,36 @@ def test_minimal_box_recovers_a_sampled_box():
     box = minimal_oriented_box(pts)
     assert np.allclose(np.sort(box.extents), np.sort(ext), atol=1e-9)
     assert np.allclose(box.center, [1, 2, 3], atol=1e-9)
+
+
+def test_minimal_box_of_a_regular_tetrahedron_is_the_circumscribed_cube():
+    """No face of the minimal box touches a facet: each holds one tetrahedron edge (O'Rourke's case).
+
+    The facet-flush search (the previous method) finds twice the volume: height × projected rectangle.
+    """
+    corners = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float) / 2  # edge √2
+    midpoints = np.array([(a + b) / 2 for i, a in enumerate(corners) for b in corners[i + 1 :]])
+    R = Rotation.from_euler("zyx", [20, 35, -10], degrees=True).as_matrix()
+    pts = np.concatenate([corners, midpoints, [[0.0, 0, 0]]]) @ R.T + [0.3, -1.0, 2.0]
+    box = minimal_oriented_box(pts)
+    assert np.allclose(box.extents, 1.0, atol=1e-9) and box.volume == pytest.approx(1.0, rel=1e-9)
+    assert box.contains(pts, tol=1e-9).all()
+    assert np.allclose(np.sort(np.abs(box.rotation.T @ R), axis=1), [[0, 0, 1]] * 3, atol=1e-9)  # the cube's axes
+
+
+def test_minimal_box_of_symmetric_solids():
+    """Exact ties between congruent boxes (cube, octahedron, 16-gon prism) resolve to the same extents."""
+    cube = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], dtype=float)
+    octa = np.concatenate([np.eye(3), -np.eye(3), [[0, 0, 0.1], [0, 0.1, 0]]])
+    ang = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    prism = np.concatenate([np.c_[np.cos(ang), np.sin(ang), np.full(16, z)] for z in (-1.0, 1.0)])
+    for pts, ext in ((cube, [1, 1, 1]), (octa, None), (prism, [2 * np.cos(np.pi / 16)] * 2 + [2])):
+        R = Rotation.from_euler("zyx", [11, -27, 40], degrees=True).as_matrix()
+        a, b = minimal_oriented_box(pts), minimal_oriented_box(pts @ R.T + 5.0)
+        assert a.contains(pts, tol=1e-9).all() and b.contains(pts @ R.T + 5.0, tol=1e-9).all()
+        assert np.allclose(np.sort(a.extents), np.sort(b.extents), atol=1e-9)
+        if ext is not None:
+            assert np.allclose(np.sort(a.extents), np.sort(ext), atol=1e-9)
 
 
 def test_flat_and_tiny_sets_fall_back_to_yaw_box():
