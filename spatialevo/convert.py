@@ -34,6 +34,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -163,26 +164,35 @@ def _relative_frames(scene: Any, base: Path, out: Path) -> Any:
 
 def convert_one(path: Path, name: str, out: Path, labels: str | None, label_map: Path | None, frame_step: int) -> dict[str, Any]:
     """Convert one scene to ``out/scenes/<name>.npz`` and return its index entry (``error`` set
-    instead when it cannot be loaded)."""
+    instead when it cannot be converted: one scene never stops the others)."""
+    entry: dict[str, Any] = {"name": name, "source": str(path)}
+    t0 = time.perf_counter()
+    try:
+        entry.update(_convert(path, name, out, labels, label_map, frame_step))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except (SpatialEvoError, OSError, ValueError) as exc:
+        return dict(entry, error=str(exc))
+    except Exception as exc:  # a bug or a library error on one scene: reported with it, the run goes on
+        log.exception("converting %s failed", path)
+        return dict(entry, error=f"{type(exc).__name__}: {exc}")
+    log.debug("converted %s in %.2f s", name, time.perf_counter() - t0)
+    return entry
+
+
+def _convert(path: Path, name: str, out: Path, labels: str | None, label_map: Path | None, frame_step: int) -> dict[str, Any]:
     from spatialevo.dge import DGE
     from spatialevo.dge.question import Question
     from spatialevo.scene.cache import save_cache
     from spatialevo.scene.loaders import load_scene
 
-    entry: dict[str, Any] = {"name": name, "source": str(path)}
-    t0 = time.perf_counter()
-    try:
-        scene = load_scene(path, labels=labels, label_map=label_map, frame_step=frame_step, extract_dir=out / "frames" / name)
-    except (SpatialEvoError, OSError, ValueError) as exc:
-        return dict(entry, error=str(exc))
+    scene = load_scene(path, labels=labels, label_map=label_map, frame_step=frame_step, extract_dir=out / "frames" / name)
     scene = _relative_frames(scene, out / "scenes", out)
     save_cache(scene, out / "scenes" / f"{name}.npz")
     area = DGE(scene).evaluate(Question("room_size"))
-    entry.update(scene_id=scene.scene_id, file=f"scenes/{name}.npz", layout=scene.meta.get("layout"),
-                 labels=scene.meta.get("labels", "raw"), objects=len(scene.objects), frames=len(scene.frames),
-                 floor_area_m2=round(float(area.evidence["area_m2"]), 3) if area.valid else None)
-    log.debug("converted %s in %.2f s", name, time.perf_counter() - t0)
-    return entry
+    return {"scene_id": scene.scene_id, "file": f"scenes/{name}.npz", "layout": scene.meta.get("layout"),
+            "labels": scene.meta.get("labels", "raw"), "objects": len(scene.objects), "frames": len(scene.frames),
+            "floor_area_m2": round(float(area.evidence["area_m2"]), 3) if area.valid else None}
 
 
 def _manifest(cfg: ConvertConfig, names: list[str], paths: list[Path]) -> dict[str, Any]:
@@ -223,7 +233,24 @@ def _read_entry(path: Path) -> dict[str, Any] | None:
 
 
 def write_index(out: Path, names: list[str]) -> dict[str, Any]:
-    """Rewrite ``out/index.json`` from the entries in ``out/parts`` (in ``names`` order); returns it."""
+    """Rewrite ``out/index.json`` from the entries in ``out/parts`` (in ``names`` order) and return
+    it; shards finishing at once take turns (a blocking ``flock`` of ``out/.index.lock``), so the
+    last one writes what every shard wrote."""
+    from spatialevo.runfolder import fcntl
+
+    fd = os.open(out / ".index.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:  # a file system without locks: write anyway (the entries are on disk)
+                pass
+        return _write_index(out, names)
+    finally:
+        os.close(fd)
+
+
+def _write_index(out: Path, names: list[str]) -> dict[str, Any]:
     scenes, failed, pending = [], [], []
     for name in names:
         entry = _read_entry(out / "parts" / f"{name}.json")
@@ -254,9 +281,13 @@ def _run_units(cfg: ConvertConfig, todo: list[tuple[Path, str]], progress: Calla
     # spawn: workers start clean (no forked threads or open3d state); each converts whole scenes
     pool = ProcessPoolExecutor(max_workers=min(cfg.workers, len(todo)), mp_context=multiprocessing.get_context("spawn"))
     try:
-        futures = [pool.submit(convert_one, path, name, out, *args) for path, name in todo]
-        for fut in futures:
-            done(fut.result())
+        futures = [(name, str(path), pool.submit(convert_one, path, name, out, *args)) for path, name in todo]
+        for name, source, fut in futures:
+            try:
+                entry = fut.result()
+            except BrokenProcessPool as exc:  # a worker died (killed for memory?): that scene failed, the rest stay pending
+                entry = {"name": name, "source": source, "error": f"the worker converting it died ({exc})"}
+            done(entry)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -270,7 +301,6 @@ def convert(cfg: ConvertConfig, *, progress: bool = True) -> dict[str, Any]:
     names = scene_names(paths)
     for sub in ("scenes", "parts", "frames"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    _check_manifest(out, _manifest(cfg, names, paths))
     i, n = cfg.shard
     mine = [(p, nm) for k, (p, nm) in enumerate(zip(paths, names)) if k % n == i]
     todo = []
@@ -278,7 +308,8 @@ def convert(cfg: ConvertConfig, *, progress: bool = True) -> dict[str, Any]:
         entry = _read_entry(out / "parts" / f"{nm}.json")
         if entry is None or entry.get("error") is not None or not (out / str(entry.get("file"))).is_file():
             todo.append((p, nm))
-    with lock(out, shared=True):
+    with lock(out, shared=True):  # held while writing: a cleanup of leftovers waits for every run to end
+        _check_manifest(out, _manifest(cfg, names, paths))
         bar = tqdm(total=len(mine), initial=len(mine) - len(todo), desc="convert", unit="scene", disable=not progress)
         failed = 0
 
@@ -292,8 +323,18 @@ def convert(cfg: ConvertConfig, *, progress: bool = True) -> dict[str, Any]:
             _run_units(cfg, todo, step)
         finally:
             bar.close()
-    with lock(out, shared=False) as alone:  # temporary files of killed runs, when no other run is writing
-        if alone and (out / ".tmp").is_dir():
-            for leftover in (out / ".tmp").iterdir():
-                unlink(leftover)
-        return write_index(out, names)
+    with lock(out, shared=False) as alone:  # leftovers of killed runs, when no other run is writing
+        if alone:
+            _remove_leftovers(out)
+    return write_index(out, names)
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Temporary files and folders a killed run left: ``.tmp/*``, ``scenes/*.npz.tmp*`` (a cache being
+    written) and ``frames/*/.step*.partial-*`` (a ``.sens`` being extracted)."""
+    import shutil
+
+    for leftover in [*(out / ".tmp").glob("*"), *(out / "scenes").glob("*.npz.tmp*")]:
+        unlink(leftover)
+    for partial in (out / "frames").glob("*/.*.partial-*"):
+        shutil.rmtree(partial, ignore_errors=True)

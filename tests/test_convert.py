@@ -40,7 +40,7 @@ def collection(root: Path) -> Path:
 
 def files_of(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and p.name != ".lock" and ".tmp" not in p.parts}
+            if p.is_file() and p.name not in (".lock", ".index.lock") and ".tmp" not in p.parts}
 
 
 def test_convert_writes_caches_and_an_index(tmp_path):
@@ -191,3 +191,27 @@ def test_cli_convert_then_generate_on_the_index(tmp_path, capsys):
                  "--tasks", "object_size", "--per-task", "2", "--no-images", "--quiet"]) == 0
     labels = {o for line in (direct / "data.jsonl").read_text().splitlines() for o in json.loads(line)["question"]["objects"]}
     assert labels and labels <= {"sofa", "trash bin", "tv", "chair"}
+
+
+def test_an_unexpected_error_on_one_scene_does_not_stop_the_run_and_leftovers_go(tmp_path, monkeypatch):
+    import spatialevo.convert as conv
+
+    src = collection(tmp_path / "src")
+    out = tmp_path / "out"
+    (out / "frames" / "scene0001_00" / ".step1.partial-x1").mkdir(parents=True)  # left by a killed extraction
+    (out / "scenes").mkdir(parents=True)
+    (out / "scenes" / "room42.npz.tmp4242").write_bytes(b"half")  # a cache being written when killed
+    real = conv._convert
+
+    def flaky(path, name, *args):
+        if name == "scene0000_00":
+            raise RuntimeError("a library bug")
+        return real(path, name, *args)
+
+    monkeypatch.setattr(conv, "_convert", flaky)
+    index = convert(ConvertConfig((src,), out, labels="vsibench"), progress=False)
+    assert [f["name"] for f in index["failed"]] == ["scene0000_00"] and "RuntimeError: a library bug" in index["failed"][0]["error"]
+    assert len(index["scenes"]) == 3
+    assert not list((out / "frames").glob("*/.*.partial-*")) and not list((out / "scenes").glob("*.tmp*"))
+    monkeypatch.setattr(conv, "_convert", real)
+    assert not convert(ConvertConfig((src,), out, labels="vsibench"), progress=False)["failed"]  # retried

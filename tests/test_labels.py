@@ -175,3 +175,14 @@ def test_round_and_generate_take_the_vocabulary(scan, tmp_path):
     generate(cfg, progress=False)
     with pytest.raises(SpatialEvoError, match="labels \\(round option\\): vsibench there, None here"):
         generate(dataclasses.replace(cfg, round=RoundConfig()), progress=False)
+
+
+def test_scannets_tsv_maps_scannet_scans_only_and_unlisted_labels_go_on(scan, tmp_path):
+    from fixtures import write_arkitscenes
+
+    ark = write_arkitscenes(tmp_path / "ark")
+    tsv = scan.path.parent.parent / SCANNET_TSV
+    assert load_scene(ark.path, labels="nyu40", label_map=tsv).labels() == load_scene(ark.path, labels="nyu40").labels()
+    table = LabelMap("nyu40", "scannet", ScanNetTable.read(tsv))
+    assert table.map("couch") == "sofa" and table.map("television") == "television"  # unlisted, itself a category
+    assert LabelMap("nyu40", "scannet", ScanNetTable.read(tsv)).map("xyzzy widget") is None

@@ -64,3 +64,25 @@ def test_sens_frames_go_to_the_user_cache_by_default(tmp_path, monkeypatch):
     scene = load_scene(fx.path)
     assert all((tmp_path / "cache" / "sens") in f.rgb_path.parents for f in scene.frames)
     assert load_scene(fx.path).frames[0].rgb_path == scene.frames[0].rgb_path  # extracted once, found again
+
+
+def test_colour_intrinsics_scale_from_the_size_they_calibrate(tmp_path):
+    """Exporters that shrink the colour JPGs keep the full-size intrinsic_color: _info.txt says its size;
+    without it a K that does not fit the JPGs is not used (never a principal point off the image)."""
+    from fixtures import KC
+
+    from spatialevo.scene.loaders.scannet import scale_intrinsics
+
+    fx = write_scannet(tmp_path)
+    for jpg in (fx.path / "color").glob("*.jpg"):
+        Image.new("RGB", (64, 48)).save(jpg)  # colour exported at the depth size; intrinsic_color is for 130x97
+    shrunk = KC * np.array([[3.0], [3.0], [1.0]])  # make the principal point clearly outside a 64x48 image
+    shrunk[2] = [0, 0, 1]
+    write_matrix(fx.path / "intrinsic" / "intrinsic_color.txt", np.block([[shrunk, np.zeros((3, 1))], [np.zeros((1, 3)), np.ones((1, 1))]]))
+    scene = load_scene(fx.path)
+    assert "intrinsic_color_unused" in scene.meta and scene.frames[0].depth_K is None
+    np.testing.assert_allclose(scene.frames[0].K, np.loadtxt(fx.path / "intrinsic" / "intrinsic_depth.txt")[:3, :3])
+    (fx.path / "_info.txt").write_text("m_versionNumber = 4\nm_colorWidth = 390\nm_colorHeight = 291\nm_depthShift = 1000\n")
+    scene = load_scene(fx.path)
+    np.testing.assert_allclose(scene.frames[0].K, scale_intrinsics(shrunk, (390, 291), (64, 48)))
+    assert 0 < scene.frames[0].K[0, 2] < 64 and 0 < scene.frames[0].K[1, 2] < 48

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from tqdm import tqdm
@@ -50,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     i.add_argument("path", type=Path, help="scene folder or file (ScanNet, ScanNet++, ARKitScenes, box-list JSON, cache)")
     i.add_argument("--json", action="store_true", help="print the summary as JSON")
     i.add_argument("--topdown", type=Path, default=None, help="write the top-down picture to this PNG")
+    i.add_argument("--frame-step", type=int, default=1, help="keep every k-th frame (a .sens extracts only those; default 1)")
     add_label_options(i)
     i.set_defaults(func=cmd_inspect)
 
@@ -72,17 +74,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_label_options(r)
     r.set_defaults(func=cmd_render)
 
+    _add_convert(ss)
+
+    b = ss.add_parser(
+        "bundle",
+        help="(re)build the bundled sample scenes from scenes/recipes.json",
+        description="Regenerate scenes/<name>.npz from the recipes; with --check, verify the files match instead.",
+    )
+    b.add_argument("--check", action="store_true", help="verify instead of writing; exit 1 on mismatch")
+    b.add_argument("--dir", type=Path, default=None, help="scenes folder (default: the repository's scenes/)")
+    b.set_defaults(func=cmd_bundle)
+
+
+def _add_convert(ss: argparse._SubParsersAction) -> None:
+    """``scene convert``: its parser."""
     c = ss.add_parser(
         "convert",
         help="convert a collection of scans into cache files, in parallel and resumably",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=(
+        description=textwrap.fill(
             "Find every scene under SRC (ScanNet scans with extracted frames or a .sens, ScanNet++, ARKitScenes, Pointcept "
             "and VoteNet/mmdetection3d exports, box lists, caches; up to 4 folders deep), load each in the --labels "
             "vocabulary and write OUT/scenes/<name>.npz, frames of .sens files in OUT/frames/<name>/, and OUT/index.json "
             "(id, source layout, objects, frames, floor area per scene). Rerun the same command after a kill to finish; "
             "a rerun with other arguments into the same --out is refused. The index is what --scenes OUT of generate, "
-            "evolve and eval reads."
+            "evolve and eval reads.", 100
         ),
         epilog=(
             "examples:\n"
@@ -99,16 +115,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--shard", default="0/1", help="i/n: convert scene k when k %% n == i, for many machines (default 0/1)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=cmd_convert)
-
-    b = ss.add_parser(
-        "bundle",
-        help="(re)build the bundled sample scenes from scenes/recipes.json",
-        description="Regenerate scenes/<name>.npz from the recipes; with --check, verify the files match instead.",
-    )
-    b.add_argument("--check", action="store_true", help="verify instead of writing; exit 1 on mismatch")
-    b.add_argument("--dir", type=Path, default=None, help="scenes folder (default: the repository's scenes/)")
-    b.set_defaults(func=cmd_bundle)
-
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from spatialevo.scene.topdown import save_topdown
@@ -132,7 +138,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from spatialevo.scene.loaders import load_scene
     from spatialevo.scene.topdown import save_topdown
 
-    scene = load_scene(args.path, labels=args.labels, label_map=args.label_map)
+    scene = load_scene(args.path, labels=args.labels, label_map=args.label_map, frame_step=args.frame_step)
     summary = scene.summary()
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -105,6 +105,8 @@ def visible_samples(
             h, w = depth.shape
             if f.depth_K is not None:  # a depth camera of its own: project into its pixels
                 uvd = f.project(pts[idx], f.depth_K)[0]
+                seen = (uvd[:, 0] >= -0.5) & (uvd[:, 0] < w - 0.5) & (uvd[:, 1] >= -0.5) & (uvd[:, 1] < h - 0.5)
+                idx, uvd = idx[seen], uvd[seen]  # outside the depth image: no depth to test against
                 px = np.clip(np.floor(uvd[:, 0] + 0.5).astype(np.int64), 0, w - 1)
                 py = np.clip(np.floor(uvd[:, 1] + 0.5).astype(np.int64), 0, h - 1)
             else:  # the colour camera's image, resized (pixel centres aligned)

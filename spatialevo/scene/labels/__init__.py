@@ -12,9 +12,10 @@ scene is loaded in one vocabulary (``load_scene(path, labels=...)``):
 How a label is mapped (:meth:`LabelMap.map`), in this order:
 
 1. ScanNet scans (layout ``scannet``): the user's ``scannetv2-labels.combined.tsv`` (shipped with
-   every ScanNet download, never downloaded by the package) turns the raw label into the ScanNet
-   ``category`` (``trashcan`` → ``trash can``), its ``nyu40class`` for ``nyu40``, and its ``id``
-   for ``scannet200`` (an id of the ScanNet200 table, else unmapped).
+   every ScanNet download, never downloaded by the package) turns a raw label it lists into the
+   ScanNet ``category`` (``trashcan`` → ``trash can``, then steps 2-3), its ``nyu40class`` for
+   ``nyu40``, and its ``id`` for ``scannet200`` (an id of the ScanNet200 table, else unmapped); a
+   raw label it does not list goes on to steps 2-3 as it is.
 2. The vocabulary's table for the scene's dataset (``<vocabulary>-<dataset>.map.tsv``: label →
    category, e.g. ``couch`` → ``sofa`` for VSI-Bench on ScanNet).
 3. A label that is itself a category of the vocabulary maps to itself.
@@ -210,13 +211,12 @@ class LabelMap:
     def map(self, label: str) -> str | None:
         """The category of normalised ``label`` in the vocabulary, ``None`` when it has none."""
         cats = categories(self.vocabulary, self.dataset)
-        if self.scannet is not None:
+        if self.scannet is not None and label in self.scannet.ids:  # a raw label the tsv knows decides
             if self.vocabulary == "nyu40":
                 cat = self.scannet.nyu40.get(label)
                 return cat if cat in cats else None
             if self.vocabulary == "scannet200":
-                rid = self.scannet.ids.get(label)
-                return category_ids("scannet200").get(rid) if rid is not None else None
+                return category_ids("scannet200").get(self.scannet.ids[label])
             label = self.scannet.category.get(label, label)
         cat = _package_map(self.vocabulary, self.dataset).get(label, label)
         return cat if cat in cats else None
@@ -235,20 +235,18 @@ def label_map_for(vocabulary: str, path: str | Path, layout: str, *, scannet_tsv
 
     A ScanNet scan (layout ``scannet``) needs ScanNet's tsv: ``scannet_tsv``, else the one
     :func:`find_scannet_tsv` finds; without it a vocabulary other than ``raw`` is refused with a
-    message saying where it looked.
+    message saying where it looked. Other layouts ignore ``scannet_tsv`` (a conversion of mixed
+    sources gives it to every scene).
     """
     if check_vocabulary(vocabulary) == "raw":
         return None
     dataset = dataset if dataset is not None else LAYOUT_DATASET.get(layout)
     table = None
-    if scannet_tsv is not None:
-        table = ScanNetTable.read(scannet_tsv)
-    elif layout == "scannet":
-        found = find_scannet_tsv(path)
+    if layout == "scannet":  # ScanNet's tsv maps ScanNet's raw labels only (other layouts ignore it)
+        found = Path(scannet_tsv) if scannet_tsv is not None else find_scannet_tsv(path)
         if found is None:
-            start = Path(path).absolute()
             raise SceneFileNotFoundError(
-                start / SCANNET_TSV,
+                Path(path).absolute() / SCANNET_TSV,
                 field=f"labels={vocabulary} needs ScanNet's {SCANNET_TSV} (searched the scan's folder and {TSV_SEARCH_DEPTH} "
                       "above; give it with label_map= / --label-map)",
             )

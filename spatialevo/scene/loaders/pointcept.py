@@ -151,7 +151,7 @@ def objects_from_instances(
     order = np.argsort(ids, kind="stable")
     ids, rows, cls = ids[order], rows[order], cls[order]
     uniq, starts = np.unique(ids, return_index=True)
-    ends = np.append(starts[1:], len(ids))
+    ends = np.append(starts[1:], len(ids)).astype(np.int64) if len(ids) else starts  # no instance at all: no object
     objects, skipped, structure, members = [], [], [], {}
     for oid, a, b in zip(uniq.tolist(), starts.tolist(), ends.tolist(), strict=True):
         k = _majority(cls[a:b])

@@ -17,14 +17,17 @@ name, else the folder name):
 The world frame is the axis-aligned scan frame (z up, metres): ``axisAlignment`` is applied to the
 mesh vertices, the object points and the poses (``T_wc = A @ T_wc_scan``). Frames have the depth
 camera's resolution (from the first depth PNG header, default 640x480); the colour JPG is resized to
-it when read, so ``Frame.K`` is ``intrinsic_color`` scaled to that size and ``Frame.depth_K`` is
-``intrinsic_depth`` (the two cameras differ by a few pixels; an unreadable first image raises).
+it when read, so ``Frame.K`` is ``intrinsic_color`` scaled from the size it calibrates (``_info.txt``'s
+``m_colorWidth`` x ``m_colorHeight``, else the colour JPGs' own size) to the frame size, and
+``Frame.depth_K`` is ``intrinsic_depth`` (the two cameras differ by a few pixels; an unreadable first
+image raises).
 A PLY without faces gives ``Scene.points`` (its vertices) and no mesh. See ``docs/scenes.md``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +49,16 @@ from spatialevo.scene.loaders.common import (
     transform_points,
 )
 from spatialevo.scene.model import Frame, Scene
-from spatialevo.scene.validate import MAX_DEPTH_SCALE, MIN_DEPTH_SCALE, bounded_number, check_intrinsics, check_pose
+from spatialevo.scene.validate import (
+    MAX_DEPTH_SCALE,
+    MIN_DEPTH_SCALE,
+    bounded_number,
+    check_image_size,
+    check_intrinsics,
+    check_pose,
+)
 
+log = logging.getLogger(__name__)
 LAYOUT = "ScanNet"
 DEFAULT_DEPTH_SIZE = (640, 480)
 
@@ -95,19 +106,38 @@ def scale_intrinsics(K: np.ndarray, src: tuple[int, int], dst: tuple[int, int]) 
     return out
 
 
-def _depth_shift(path: Path) -> float:
-    """Depth units per metre from ``_info.txt`` (``m_depthShift``; ScanNet's SensReader writes it), else 1000."""
+def _info(path: Path) -> dict[str, str]:
+    """``key = value`` lines of ``_info.txt`` (ScanNet's SensReader writes it; absent → empty)."""
     info = path / "_info.txt"
     if not info.is_file():
+        return {}
+    out = {}
+    for line in info.read_text(encoding="utf-8", errors="replace").splitlines()[:1000]:
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _depth_shift(path: Path, info: dict[str, str]) -> float:
+    """Depth units per metre: ``m_depthShift`` of ``_info.txt``, else 1000."""
+    if "m_depthShift" not in info:
         return 1000.0
-    for line in info.read_text(encoding="utf-8", errors="replace").splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "m_depthShift":
-            try:
-                return bounded_number(float(value), "m_depthShift", lo=MIN_DEPTH_SCALE, hi=MAX_DEPTH_SCALE)
-            except (ValueError, SceneFormatError) as exc:
-                raise SceneFormatError(f"bad depth shift {value.strip()!r} ({exc})", path=info, field="m_depthShift") from None
-    return 1000.0
+    try:
+        return bounded_number(float(info["m_depthShift"]), "m_depthShift", lo=MIN_DEPTH_SCALE, hi=MAX_DEPTH_SCALE)
+    except (ValueError, SceneFormatError) as exc:
+        raise SceneFormatError(f"bad depth shift {info['m_depthShift']!r} ({exc})", path=path / "_info.txt", field="m_depthShift") from None
+
+
+def _calibration_size(path: Path, info: dict[str, str]) -> tuple[int, int] | None:
+    """The colour image size ``intrinsic_color`` is for: ``m_colorWidth`` x ``m_colorHeight`` of ``_info.txt``."""
+    try:
+        w, h = int(info["m_colorWidth"]), int(info["m_colorHeight"])
+    except KeyError:
+        return None
+    except ValueError:
+        raise SceneFormatError("m_colorWidth / m_colorHeight must be whole numbers", path=path / "_info.txt", field="m_colorWidth") from None
+    return check_image_size(w, h, path=path / "_info.txt", fields=("m_colorWidth", "m_colorHeight"))
 
 
 def _first_size(folder: Path, stems: list[str], field: str, suffixes: tuple[str, ...]) -> tuple[int, int] | None:
@@ -119,20 +149,31 @@ def _first_size(folder: Path, stems: list[str], field: str, suffixes: tuple[str,
     return None
 
 
-def _cameras(path: Path, stems: list[str]) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+def _cameras(path: Path, stems: list[str], meta: dict) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
     """``(K, depth_K, (width, height))`` of the frames: the frame size is the depth image's (default
-    640x480); ``K`` is ``intrinsic_color`` scaled from the colour images' size to it (the colour
-    JPG is resized when read), ``depth_K`` is ``intrinsic_depth``. Without ``intrinsic_color`` (or
-    colour images) the frames use ``intrinsic_depth`` for both, as before."""
+    640x480); ``K`` is ``intrinsic_color`` scaled from the size it calibrates (``_info.txt``'s
+    ``m_colorWidth`` x ``m_colorHeight``, else the colour JPGs' size) to the frame size (the colour JPG
+    is resized when read); ``depth_K`` is ``intrinsic_depth``. Without ``intrinsic_color`` or colour
+    images — or when its principal point shows it calibrates another size than the JPGs and no
+    ``_info.txt`` says which (``meta["intrinsic_color_unused"]``) — both use ``intrinsic_depth``."""
     k_path = path / "intrinsic" / "intrinsic_depth.txt"
     K_depth = check_intrinsics(read_matrix(k_path, (4, 4), field="intrinsic_depth", layout=LAYOUT)[:3, :3], "intrinsic_depth", path=k_path)
     size = _first_size(path / "depth", stems, "depth", (".png",)) or DEFAULT_DEPTH_SIZE
     kc_path = path / "intrinsic" / "intrinsic_color.txt"
-    color_size = _first_size(path / "color", stems, "color", IMAGE_SUFFIXES)
-    if not kc_path.is_file() or color_size is None:
+    jpg_size = _first_size(path / "color", stems, "color", IMAGE_SUFFIXES)
+    if not kc_path.is_file() or jpg_size is None:
         return K_depth, None, size
     K_color = check_intrinsics(read_matrix(kc_path, (4, 4), field="intrinsic_color", layout=LAYOUT)[:3, :3], "intrinsic_color", path=kc_path)
-    return scale_intrinsics(K_color, color_size, size), K_depth, size
+    calib = _calibration_size(path, _info(path))
+    if calib is None:
+        cx, cy = K_color[0, 2] / jpg_size[0], K_color[1, 2] / jpg_size[1]
+        if not (0.25 <= cx <= 0.75 and 0.25 <= cy <= 0.75):  # e.g. 1296x968 intrinsics beside JPGs exported at 640x480
+            meta["intrinsic_color_unused"] = (f"its principal point ({K_color[0, 2]:g}, {K_color[1, 2]:g}) is not inside the "
+                                              f"{jpg_size[0]}x{jpg_size[1]} colour images and no _info.txt gives its size")
+            log.warning("%s: intrinsic_color does not fit the colour images (%s); using intrinsic_depth", path, meta["intrinsic_color_unused"])
+            return K_depth, None, size
+        calib = jpg_size
+    return scale_intrinsics(K_color, calib, size), K_depth, size
 
 
 def _load_frames(path: Path, A: np.ndarray, meta: dict, frame_step: int = 1) -> list[Frame]:
@@ -142,12 +183,12 @@ def _load_frames(path: Path, A: np.ndarray, meta: dict, frame_step: int = 1) -> 
     pose_files = sorted(pose_dir.glob("*.txt"), key=_frame_sort_key)[::frame_step]
     if not pose_files:
         return []
-    K, K_depth, (width, height) = _cameras(path, [p.stem for p in pose_files])
+    K, K_depth, (width, height) = _cameras(path, [p.stem for p in pose_files], meta)
     kc_path = path / "intrinsic" / "intrinsic_color.txt"
     if kc_path.is_file():
         meta["intrinsic_color"] = read_matrix(kc_path, (4, 4), field="intrinsic_color", layout=LAYOUT)[:3, :3].tolist()
     depth_dir, color_dir = path / "depth", path / "color"
-    depth_scale = _depth_shift(path)
+    depth_scale = _depth_shift(path, _info(path))
     frames, skipped = [], []
     for p in pose_files:
         T = _read_pose(p)

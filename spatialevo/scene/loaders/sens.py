@@ -460,5 +460,9 @@ def extract(path: str | Path, out_dir: str | Path, step: int = 1, progress: Call
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    again = _reusable(out_dir, stamp, info_text(header)) if out_dir.is_dir() else None
+    if again is not None:  # another process finished the same extraction meanwhile: keep its folder (in use)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return again
     _swap_into_place(tmp, out_dir)  # outside the cleanup above: kept entries may already sit in tmp
     return dict(summary, out_dir=str(out_dir))
