@@ -91,16 +91,6 @@ class ConvertConfig:
             raise SpatialEvoError(f"--label-map '{self.label_map}' is not a file")
 
 
-def _is_scene(path: Path) -> bool:
-    from spatialevo.scene.loaders import detect_layout
-
-    try:
-        detect_layout(path)
-        return True
-    except SpatialEvoError:
-        return False
-
-
 def _walk(path: Path, depth: int) -> Iterator[Path]:
     """Scenes at or under ``path``: a path that is a scene is not searched further."""
     if path.name.startswith(".") and depth > 0:
@@ -110,7 +100,9 @@ def _walk(path: Path, depth: int) -> Iterator[Path]:
 
         yield from list_scenes(path)
         return
-    if _is_scene(path):
+    from spatialevo.scene.loaders import is_scene
+
+    if is_scene(path):
         yield path
         return
     if path.is_dir() and depth < MAX_DEPTH:

@@ -233,15 +233,12 @@ def make_source(spec: str | Path | Sequence[Scene] | SceneSource, *, labels: str
         return SceneSource(paths=files, names=names, **opts)
     if not path.is_dir():
         return SceneSource(paths=[path], **opts)
-    from spatialevo.scene.loaders import detect_layout
+    from spatialevo.scene.loaders import is_scene
 
-    try:
-        detect_layout(path)
+    if is_scene(path):
         return SceneSource(paths=[path], **opts)  # the folder itself is one scene
-    except SpatialEvoError:
-        pass
     children = sorted(p for p in path.iterdir() if not p.name.startswith("."))
-    scenes = [p for p in children if p.is_dir() or p.suffix.lower() in SCENE_SUFFIXES or _detected(p)]
+    scenes = [p for p in children if p.is_dir() or p.suffix.lower() in SCENE_SUFFIXES or is_scene(p)]
     if not scenes:
         what = f"{len(children)} file(s), none of them a scene" if children else "nothing"
         raise SpatialEvoError(f"scene folder '{path}' holds {what} (expected scene folders, .npz caches or box-list .json files)")
@@ -250,12 +247,3 @@ def make_source(spec: str | Path | Sequence[Scene] | SceneSource, *, labels: str
         log.info("%s: ignoring %d file(s) that are not scenes", path, ignored)
     return SceneSource(paths=scenes, **opts)
 
-
-def _detected(path: Path) -> bool:
-    from spatialevo.scene.loaders import detect_layout
-
-    try:
-        detect_layout(path)
-        return True
-    except SpatialEvoError:
-        return False

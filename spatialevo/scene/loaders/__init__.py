@@ -43,6 +43,15 @@ def detect_layout(path: str | Path) -> str:
     raise UnknownLayoutError(path)
 
 
+def is_scene(path: str | Path) -> bool:
+    """Whether some layout recognises ``path`` (:func:`detect_layout` without the error)."""
+    try:
+        detect_layout(path)
+        return True
+    except SpatialEvoError:
+        return False
+
+
 def load_scene(
     path: str | Path,
     layout: str | None = None,
