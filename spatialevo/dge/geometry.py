@@ -107,14 +107,45 @@ def box_box_distance(c1: np.ndarray, e1: np.ndarray, R1: np.ndarray, c2: np.ndar
     return np.where(boxes_overlap(c1, e1, R1, c2, e2, R2), 0.0, d)
 
 
+#: box pairs per batch of :func:`box_box_distance` (about 20 kB of temporaries per pair: ~40 MB a batch)
+PAIR_CHUNK = 2048
+
+
+def box_distances(i: np.ndarray, j: np.ndarray, centers: np.ndarray, extents: np.ndarray, rotations: np.ndarray,
+                  chunk: int = PAIR_CHUNK) -> np.ndarray:
+    """(P,) :func:`box_box_distance` of the box pairs ``(i[k], j[k])`` (metres), ``chunk`` pairs at a
+    time, so memory is bounded by the chunk, not the number of pairs. Each pair is evaluated in
+    (smaller index, larger index) order: d(i, j) and d(j, i) are the same float, wherever computed.
+
+    Args:
+        i, j: (P,) box indices; centers, extents, rotations: (N, 3), (N, 3), (N, 3, 3), world, metres.
+    """
+    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    out = np.zeros(len(lo))
+    for s in range(0, len(lo), chunk):
+        a, b = lo[s : s + chunk], hi[s : s + chunk]
+        out[s : s + chunk] = box_box_distance(centers[a], extents[a], rotations[a], centers[b], extents[b], rotations[b])
+    out[lo == hi] = 0.0
+    return out
+
+
+def box_distance_row(i: int, centers: np.ndarray, extents: np.ndarray, rotations: np.ndarray) -> np.ndarray:
+    """(N,) distances (metres) from box ``i`` to every box (0 to itself): one row of
+    :func:`pairwise_box_distances`, equal to it float for float, in O(N) time and memory."""
+    n = len(centers)
+    return box_distances(np.full(n, int(i)), np.arange(n), centers, extents, rotations)
+
+
 def pairwise_box_distances(centers: np.ndarray, extents: np.ndarray, rotations: np.ndarray) -> np.ndarray:
-    """(N, N) symmetric matrix of :func:`box_box_distance` between N boxes (metres), zero diagonal."""
+    """(N, N) symmetric matrix of :func:`box_box_distance` between N boxes (metres), zero diagonal;
+    pairs are computed in chunks (:func:`box_distances`), so beyond the (N, N) result memory is bounded."""
     n = len(centers)
     out = np.zeros((n, n))
     if n < 2:
         return out
     i, j = np.triu_indices(n, 1)
-    d = box_box_distance(centers[i], extents[i], rotations[i], centers[j], extents[j], rotations[j])
+    d = box_distances(i, j, centers, extents, rotations)
     out[i, j] = d
     out[j, i] = d
     return out

@@ -1,8 +1,8 @@
 """Per-scene precomputation shared by every question about one scene.
 
 :class:`SceneIndex` holds the objects' boxes as arrays, the label → instances map, the exact
-pairwise solid-box distances (computed once, on first use, in one vectorised call) and per-frame
-visibility (depth-tested surface samples, cached on the scene). Building one is cheap; the DGE
+solid-box distances (per object row, on first use, in chunked vectorised calls, so memory stays
+linear in the object count; the whole matrix only when asked for) and per-frame visibility (depth-tested surface samples, cached on the scene). Building one is cheap; the DGE
 keeps one per scene.
 """
 
@@ -12,9 +12,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from spatialevo.dge.geometry import pairwise_box_distances
+from spatialevo.dge.geometry import box_distance_row, pairwise_box_distances
 from spatialevo.scene.model import Frame, Scene, normalize_label
 from spatialevo.scene.visibility import visible_fractions, visible_samples
+
+#: distance rows an index keeps (each N floats)
+ROW_CACHE = 256
+#: ``warm()`` computes the whole distance matrix up to this many objects
+WARM_MAX_OBJECTS = 512
 
 
 class SceneIndex:
@@ -48,6 +53,7 @@ class SceneIndex:
         self.label_list: tuple[str, ...] = tuple(sorted(self.by_label))
         self.frame_ids: tuple[str, ...] = tuple(self.frames)
         self._dist: np.ndarray | None = None
+        self._rows: dict[int, np.ndarray] = {}
         self._norm_cache: dict[str, str | None] = {}
         self._vis: dict[str, np.ndarray] = {}
         self._seen: dict[tuple[str, ...], np.ndarray] = {}
@@ -73,11 +79,26 @@ class SceneIndex:
     # -- geometry -------------------------------------------------------------------------------
     @property
     def distances(self) -> np.ndarray:
-        """(N, N) exact minimal distances between the objects' solid boxes, metres (cached)."""
+        """(N, N) exact minimal distances between the objects' solid boxes, metres (cached). O(N²):
+        the tasks read rows (:meth:`distance_row`), which a scene of thousands of objects affords."""
         if self._dist is None:
             self._dist = pairwise_box_distances(self.centers, self.extents, self.rotations)
             self._dist.setflags(write=False)
         return self._dist
+
+    def distance_row(self, i: int) -> np.ndarray:
+        """(N,) exact distances (metres) from object ``i`` to every object: a row of :attr:`distances`
+        (the same floats), computed alone when the matrix is not, at most :data:`ROW_CACHE` kept."""
+        if self._dist is not None:
+            return self._dist[i]
+        row = self._rows.get(i)
+        if row is None:
+            row = box_distance_row(i, self.centers, self.extents, self.rotations)
+            row.setflags(write=False)
+            if len(self._rows) >= ROW_CACHE:
+                self._rows.pop(next(iter(self._rows)))
+            self._rows[i] = row
+        return row
 
     def seen(self, frame_ids: Sequence[str]) -> np.ndarray:
         """(N,) best visible fraction of every object over the frames ``frame_ids`` (the evidence a
@@ -115,8 +136,10 @@ class SceneIndex:
         return zs[bounds[obj] : bounds[obj + 1]]
 
     def warm(self, frame_ids: list[str] | None = None) -> None:
-        """Compute pairwise distances and the visibility of the given frames (default: all) now."""
-        _ = self.distances
+        """Compute pairwise distances (up to :data:`WARM_MAX_OBJECTS` objects; larger scenes compute
+        the rows their questions need) and the visibility of the given frames (default: all) now."""
+        if len(self.labels) <= WARM_MAX_OBJECTS:
+            _ = self.distances
         for fid in self.frames if frame_ids is None else frame_ids:
             if fid in self.frames:
                 self.visible(fid)

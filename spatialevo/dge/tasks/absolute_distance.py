@@ -41,7 +41,7 @@ class AbsoluteDistance(Task):
 
     def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
         i, j = r.objects[0][0], r.objects[1][0]
-        d = float(index.distances[i, j])
+        d = float(index.distance_row(i)[j])
         ans = round1(d)
         ev = {"distance_m": d, "center_distance_m": float(np.linalg.norm(index.centers[i] - index.centers[j]))}
         if ans < self.config.min_distance_m - 1e-9:

@@ -42,7 +42,8 @@ class RelativeDistance(Task):
 
     def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
         a = r.objects[0][0]
-        dists = np.array([index.distances[a, inst].min() for inst in r.objects[1:]])
+        row = index.distance_row(a)
+        dists = np.array([row[inst].min() for inst in r.objects[1:]])
         order = np.argsort(dists, kind="stable")
         best, second = int(order[0]), int(order[1])
         ev = {"distances_m": dists.tolist()}  # per candidate, in the order of the options
@@ -64,7 +65,8 @@ class RelativeDistance(Task):
             others = [lab for lab in index.label_list if lab != anchor]
             if len(others) < 2:
                 continue
-            d = np.array([index.distances[a, index.by_label[lab]].min() for lab in others])
+            row = index.distance_row(a)
+            d = np.array([row[index.by_label[lab]].min() for lab in others])
             near, far = int(np.argmin(d)), int(np.argmax(d))
             if near != far:
                 yield Question(self.name, (anchor, others[near], others[far]))
