@@ -27,9 +27,6 @@ L-shaped rooms the estimate is within 3 % of the polygon area (tested).
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from spatialevo.scene.model import Scene
 
@@ -57,6 +54,9 @@ def main_cluster(xy: np.ndarray, size: float) -> np.ndarray:
         rows.append(np.flatnonzero(hit))
         cols.append(j[hit])
     r, k = np.concatenate(rows), np.concatenate(cols)
+    from scipy.sparse import coo_matrix  # scipy loads with the first estimate, not with the package
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, k)), shape=(len(cells), len(cells)))
     _, label = connected_components(graph, directed=False)
     weight = np.bincount(label, weights=counts)
@@ -96,6 +96,8 @@ def estimate_floor_area(
     grid[ij[:, 0], ij[:, 1]] = True
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     disc = (xx * xx + yy * yy) <= r * r
+    from scipy import ndimage
+
     filled = ndimage.binary_erosion(ndimage.binary_fill_holes(ndimage.binary_dilation(grid, structure=disc)), structure=disc)
     filled |= grid
     interior = ndimage.binary_erosion(filled, structure=ndimage.generate_binary_structure(2, 1), border_value=0)

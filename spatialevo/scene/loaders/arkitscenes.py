@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from spatialevo.errors import SceneFormatError
 from spatialevo.scene.loaders.common import (
@@ -88,6 +87,8 @@ def read_traj(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise SceneFormatError("the trajectory has no poses", path=path, field="traj")
     arr = as_array(np.array(rows).reshape(-1, 7), (None, 7), "traj", path=path)
     T_cw = np.tile(np.eye(4), (len(arr), 1, 1))
+    from scipy.spatial.transform import Rotation  # loaded when a trajectory is read
+
     T_cw[:, :3, :3] = Rotation.from_rotvec(arr[:, 1:4]).as_matrix() if len(arr) else np.zeros((0, 3, 3))
     T_cw[:, :3, 3] = arr[:, 4:7]
     R_wc = np.transpose(T_cw[:, :3, :3], (0, 2, 1))
