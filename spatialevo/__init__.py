@@ -8,13 +8,40 @@ reward function for the dataset folders ``spatialevo generate`` writes).
 
 from __future__ import annotations
 
-from spatialevo.dataset import create_dataset, reward_fn, score_answer
-from spatialevo.dge import DGE, Question, Verdict
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from spatialevo.errors import SceneFileNotFoundError, SceneFormatError, SpatialEvoError, UnknownLayoutError
-from spatialevo.scene import Frame, ObjectInstance, OrientedBox, Scene, SceneMesh
-from spatialevo.scene.loaders import detect_layout, load_scene
+
+if TYPE_CHECKING:
+    from spatialevo.dataset import create_dataset, reward_fn, score_answer
+    from spatialevo.dge import DGE, Question, Verdict
+    from spatialevo.scene import Frame, ObjectInstance, OrientedBox, Scene, SceneMesh
+    from spatialevo.scene.loaders import detect_layout, load_scene
 
 __version__ = "0.1.0"
+
+#: public names → the module that defines them, imported on first use (PEP 562), so that
+#: ``import spatialevo`` stays light and each command pays only for what it uses
+_LAZY = {
+    **dict.fromkeys(("create_dataset", "reward_fn", "score_answer"), "spatialevo.dataset"),
+    **dict.fromkeys(("DGE", "Question", "Verdict"), "spatialevo.dge"),
+    **dict.fromkeys(("Frame", "ObjectInstance", "OrientedBox", "Scene", "SceneMesh"), "spatialevo.scene"),
+    **dict.fromkeys(("detect_layout", "load_scene"), "spatialevo.scene.loaders"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'spatialevo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def _register_envs() -> None:
