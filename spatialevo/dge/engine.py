@@ -84,10 +84,9 @@ class DGE:
         (``malformed`` for data that is not a well-formed question).
         """
         if not isinstance(question, Question):
-            try:
-                question = Question.from_json(question) if isinstance(question, (str, bytes)) else Question.from_dict(question)
-            except QuestionFormatError as exc:
-                return Verdict.invalid(Reason.MALFORMED, str(exc))
+            question = self._parse(question)
+            if isinstance(question, Verdict):
+                return question
         task = self.tasks.get(question.task)
         if task is None:
             return Verdict.invalid(Reason.MALFORMED, f"unknown task {question.task!r}; tasks: {', '.join(self.tasks)}", task=question.task)
@@ -107,11 +106,43 @@ class DGE:
         return question if task is None else task.canonical(self.index, question)
 
     def evaluate_many(self, questions: Iterable[Question | Mapping[str, Any] | str]) -> list[Verdict]:
-        """Judge a batch of questions about this scene, sharing the per-scene precomputation."""
+        """Judge a batch of questions about this scene (each as :meth:`evaluate` would), sharing the
+        per-scene precomputation: a question that occurs several times in the batch (the completions
+        of a GRPO group asking the same thing, the same JSON text) is parsed and judged once, and its
+        copies get that one :class:`Verdict` object (treat verdicts as read-only)."""
         qs = list(questions)
-        frames = sorted({f for q in qs if isinstance(q, Question) for f in q.frames if f in self.index.frames})
+        parsed: list[Question | Verdict] = []
+        texts: dict[str | bytes, Question | Verdict] = {}
+        for q in qs:
+            if isinstance(q, (str, bytes)):
+                hit = texts.get(q)
+                if hit is None:
+                    hit = texts[q] = self._parse(q)
+                parsed.append(hit)
+            else:
+                parsed.append(q if isinstance(q, Question) else self._parse(q))
+        frames = sorted({f for q in parsed if isinstance(q, Question) for f in q.frames if f in self.index.frames})
         self.index.warm(frames)
-        return [self.evaluate(q) for q in qs]
+        judged: dict[tuple, Verdict] = {}
+        out = []
+        for q in parsed:
+            if isinstance(q, Verdict):
+                out.append(q)
+                continue
+            key = q.key()
+            v = judged.get(key)
+            if v is None:
+                v = judged[key] = self.evaluate(q)
+            out.append(v)
+        return out
+
+    @staticmethod
+    def _parse(question: Mapping[str, Any] | str | bytes) -> Question | Verdict:
+        """The question, or the ``malformed`` verdict :meth:`evaluate` would give it."""
+        try:
+            return Question.from_json(question) if isinstance(question, (str, bytes)) else Question.from_dict(question)
+        except QuestionFormatError as exc:
+            return Verdict.invalid(Reason.MALFORMED, str(exc))
 
     def sample(self, task: str, rng: np.random.Generator | int, *, max_tries: int = 20_000) -> Question:
         """A valid question of ``task`` drawn uniformly (``rng`` a Generator or an int seed).
