@@ -36,6 +36,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from spatialevo.errors import SceneFileNotFoundError, SceneFormatError, SpatialEvoError
 from spatialevo.scene.model import NO_HIT, Scene, SceneMesh, normalize_label
 
@@ -90,6 +92,14 @@ def _table(name: str) -> Path:
 
 
 @cache
+def _class_table(vocabulary: str) -> tuple[tuple[int, str], ...]:
+    """``(id, category)`` rows of a class table, in table order (read once)."""
+    if vocabulary not in CLASS_TABLES:
+        raise SpatialEvoError(f"no class table {vocabulary!r} (tables: {', '.join(CLASS_TABLES)})")
+    rows = _read_tsv(_table(f"{vocabulary}.tsv"), ("id", "category"))
+    return tuple((int(r["id"]), normalize_label(r["category"])) for r in rows)
+
+
 def category_names(vocabulary: str) -> list[str]:
     """Category names of a class table in table order: ``nyu40`` (index i is NYU id i + 1),
     ``scannet20`` and ``scannet200`` (index = the value Pointcept's ``segment20/200.npy`` stores),
@@ -98,18 +108,14 @@ def category_names(vocabulary: str) -> list[str]:
     Raises:
         SpatialEvoError: an unknown table name.
     """
-    if vocabulary not in CLASS_TABLES:
-        raise SpatialEvoError(f"no class table {vocabulary!r} (tables: {', '.join(CLASS_TABLES)})")
-    return [normalize_label(r["category"]) for r in _read_tsv(_table(f"{vocabulary}.tsv"), ("id", "category"))]
+    return [name for _, name in _class_table(vocabulary)]
 
 
 @cache
 def category_ids(vocabulary: str) -> dict[int, str]:
     """``id`` column → category of a class table (``nyu40``: NYU ids; ``scannet20``: NYU ids;
     ``scannet200``: ScanNet raw-category ids, the ``id`` column of ScanNet's tsv)."""
-    category_names(vocabulary)  # validates the name
-    rows = _read_tsv(_table(f"{vocabulary}.tsv"), ("id", "category"))
-    return {int(r["id"]): normalize_label(r["category"]) for r in rows}
+    return dict(_class_table(vocabulary))
 
 
 @cache
@@ -272,8 +278,6 @@ def relabel(scene: Scene, mapping: LabelMap) -> Scene:
         kept.append(obj)
     mesh = scene.mesh
     if mesh is not None and unmapped:
-        import numpy as np
-
         gone = np.isin(mesh.face_object_ids, [u["id"] for u in unmapped])
         ids = np.where(gone, NO_HIT, mesh.face_object_ids).astype(np.int32)
         mesh = SceneMesh(mesh.vertices, mesh.faces, ids, mesh.vertex_colors)

@@ -149,7 +149,7 @@ def _first_size(folder: Path, stems: list[str], field: str, suffixes: tuple[str,
     return None
 
 
-def _cameras(path: Path, stems: list[str], meta: dict) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+def _cameras(path: Path, stems: list[str], info: dict[str, str], meta: dict) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
     """``(K, depth_K, (width, height))`` of the frames: the frame size is the depth image's (default
     640x480); ``K`` is ``intrinsic_color`` scaled from the size it calibrates (``_info.txt``'s
     ``m_colorWidth`` x ``m_colorHeight``, else the colour JPGs' size) to the frame size (the colour JPG
@@ -164,7 +164,7 @@ def _cameras(path: Path, stems: list[str], meta: dict) -> tuple[np.ndarray, np.n
     if not kc_path.is_file() or jpg_size is None:
         return K_depth, None, size
     K_color = check_intrinsics(read_matrix(kc_path, (4, 4), field="intrinsic_color", layout=LAYOUT)[:3, :3], "intrinsic_color", path=kc_path)
-    calib = _calibration_size(path, _info(path))
+    calib = _calibration_size(path, info)
     if calib is None:
         cx, cy = K_color[0, 2] / jpg_size[0], K_color[1, 2] / jpg_size[1]
         if not (0.25 <= cx <= 0.75 and 0.25 <= cy <= 0.75):  # e.g. 1296x968 intrinsics beside JPGs exported at 640x480
@@ -183,12 +183,13 @@ def _load_frames(path: Path, A: np.ndarray, meta: dict, frame_step: int = 1) -> 
     pose_files = sorted(pose_dir.glob("*.txt"), key=_frame_sort_key)[::frame_step]
     if not pose_files:
         return []
-    K, K_depth, (width, height) = _cameras(path, [p.stem for p in pose_files], meta)
+    info = _info(path)
+    K, K_depth, (width, height) = _cameras(path, [p.stem for p in pose_files], info, meta)
     kc_path = path / "intrinsic" / "intrinsic_color.txt"
     if kc_path.is_file():
         meta["intrinsic_color"] = read_matrix(kc_path, (4, 4), field="intrinsic_color", layout=LAYOUT)[:3, :3].tolist()
     depth_dir, color_dir = path / "depth", path / "color"
-    depth_scale = _depth_shift(path, _info(path))
+    depth_scale = _depth_shift(path, info)
     frames, skipped = [], []
     for p in pose_files:
         T = _read_pose(p)
