@@ -7,8 +7,9 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 OUT    ?= out/demo
 
-.PHONY: setup demo test test-lmms-eval lint bench clean
+.PHONY: setup demo test test-lmms-eval test-ray lint bench clean
 LMMS_VENV ?= .venv-lmms-eval
+RAY_VENV  ?= .venv-ray
 
 $(VENV)/.installed: pyproject.toml
 	@# open3d needs the system library libusb-1.0 (install it when missing; root on CI machines)
@@ -48,6 +49,17 @@ $(LMMS_VENV)/.installed: pyproject.toml
 
 test-lmms-eval: $(LMMS_VENV)/.installed
 	$(LMMS_VENV)/bin/python -m pytest -q -p no:cacheprovider -rs tests/test_lmms_eval_task.py
+
+# Ray (generate --backend ray) in its own virtualenv: the package with its ray extra, then the test
+# that starts a 2-CPU local cluster, kills a run, resumes it and compares it with --backend local
+$(RAY_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(RAY_VENV)
+	$(RAY_VENV)/bin/python -m pip install -q --upgrade pip
+	$(RAY_VENV)/bin/python -m pip install -q -e ".[dev,ray]"
+	@touch $@
+
+test-ray: $(RAY_VENV)/.installed
+	$(RAY_VENV)/bin/python -m pytest -q -p no:cacheprovider -rs tests/test_ray_backend.py
 
 lint: setup
 	$(PY) -m ruff check .

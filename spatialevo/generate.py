@@ -48,9 +48,9 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -85,6 +85,9 @@ from spatialevo.runfolder import (
 )
 from spatialevo.selfplay import Round, RoundConfig
 
+if TYPE_CHECKING:
+    from spatialevo.raygen import RayOptions
+
 __all__ = ["MAX_CHUNK", "MAX_PER_TASK", "MAX_SEED", "GenerateConfig", "PartError", "answer_options", "build_invalid_pool", "build_pool",
            "check_config", "digest", "dump_record", "generate", "make_record", "merge", "n_valid", "parse_shard", "records_of",
            "regenerate", "run_manifest"]
@@ -100,25 +103,43 @@ def dump_record(rec: dict[str, Any]) -> str:
                               "nothing of its part was written; please report this bug") from None
 
 
+def png_bytes(img: Any) -> bytes:
+    """An image (``(H, W, 3)`` uint8) as PNG bytes (the bytes every backend writes)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(img)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def image_relpath(name: str, fid: str) -> str:
+    """Where a record's frame image lies in the output folder (relative, ``/``-separated)."""
+    return f"images/{name}/{fid}.png"
+
+
+def write_image(out: Path, rel: str, data: bytes) -> None:
+    """Write ``<out>/<rel>`` atomically unless it exists (the bytes of a frame never change in a run)."""
+    path = out / rel
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path(path, out)
+    try:
+        tmp.write_bytes(data)  # renamed into place whole; not fsynced (parts are), as before: thousands of small files
+        os.replace(tmp, path)
+    except OSError as exc:
+        unlink(tmp)
+        raise renamed(exc, path) from exc
+
+
 def _write_images(rnd: Round, name: str, frames: Sequence[str], out: Path) -> None:
     """The frames as the policy sees them (the round's images: aspect kept under the pixel budget),
     as ``<out>/images/<scene>/<frame>.png``, each written once (atomically)."""
-    from PIL import Image
-
-    folder = out / "images" / name
-    todo = [fid for fid in frames if not (folder / f"{fid}.png").exists()]
-    if not todo:
-        return
-    folder.mkdir(parents=True, exist_ok=True)
+    todo = [fid for fid in frames if not (out / image_relpath(name, fid)).exists()]
     for fid, img in zip(todo, rnd.images(name, todo)):
-        path = folder / f"{fid}.png"
-        tmp = tmp_path(path, out)
-        try:
-            Image.fromarray(np.asarray(img)).save(tmp, format="PNG")
-            os.replace(tmp, path)
-        except OSError as exc:
-            unlink(tmp)
-            raise renamed(exc, path) from exc
+        write_image(out, image_relpath(name, fid), png_bytes(img))
 
 
 def unit_of(u: int, cfg: GenerateConfig) -> tuple[int, str, int]:
@@ -131,22 +152,28 @@ class _Units:
     """The records of chunks: unit ``u`` is scene ``u // (T·P)``, task ``(u // P) % T``, ``k = u % P``.
 
     Keeps one scene's pools at a time (the round's cache holds its DGE and images); counts units
-    without a question, reused questions and the distinct questions per task.
+    without a question, reused questions and the distinct questions per task. ``images`` receives
+    ``(scene name, frame ids)`` of each record with frames (default: write them under ``out``).
+    A Ray worker runs one of these and sends :meth:`take_stats` back with each chunk; the driver's
+    :meth:`add_stats` adds them up.
     """
 
-    def __init__(self, cfg: GenerateConfig, rnd: Round, out: Path):
+    def __init__(self, cfg: GenerateConfig, rnd: Round, out: Path | None,
+                 images: Callable[[str, Sequence[str]], None] | None = None):
         self.cfg, self.round, self.source, self.out = cfg, rnd, rnd.source, out
         self.per_scene = len(cfg.tasks) * cfg.per_task
         self.n_units = len(self.source) * self.per_scene
         self.n_chunks = (self.n_units + cfg.chunk - 1) // cfg.chunk
-        self.no_question = self.repeated = self.capped = self.invalid = 0
-        self.distinct: dict[str, int] = dict.fromkeys(cfg.tasks, 0)  # distinct questions over the scenes pooled here
-        self.short: dict[str, int] = dict.fromkeys(cfg.tasks, 0)  # scenes with fewer distinct questions than per_task
+        self._images = images if images is not None else (lambda name, frames: _write_images(rnd, name, frames, out))
+        self.counts = dict.fromkeys(_COUNTS, 0)
+        self.pooled: dict[tuple[int, str], int] = {}  # (scene, task) → distinct valid questions in its pool
         self.seen: set[int] = set()
+        self.skipped: dict[str, str] = {}  # scenes that could not be loaded (path → reason), here or in workers
         self._scene = -1
         self._ok = False
         self._pools: dict[str, list[tuple[Question, Verdict]]] = {}
         self._invalid: dict[str, list[Question]] = {}
+        self._fresh: dict[tuple[int, str], int] = {}
 
     def _load(self, s: int) -> bool:
         if s != self._scene:
@@ -165,39 +192,66 @@ class _Units:
         pool = self._pools.get(task)
         if pool is None:
             pool = self._pools[task] = build_pool(self.round, name, task, self.cfg)
-            self.distinct[task] += len(pool)
-            self.short[task] += 0 < len(pool) < n_valid(self.cfg)
+            self.pooled[(self._scene, task)] = self._fresh[(self._scene, task)] = len(pool)
         return pool
 
     def record(self, u: int) -> dict[str, Any] | None:
-        cfg = self.cfg
+        cfg, counts = self.cfg, self.counts
         s, task, k = unit_of(u, cfg)
         name = self.source.names[s]
         if not self._load(s):
-            self.no_question += 1
+            counts["no_question"] += 1
             return None
         pool = self._pool(name, task)
         invalid = self._invalid_pool(name, task) if k >= n_valid(cfg) else ()
         rec = make_record(self.round, name, task, k, pool, cfg, index=u, invalid=invalid)
         if rec is None:
-            if pool and k < n_valid(cfg):
-                self.capped += 1
-            else:
-                self.no_question += 1
+            counts["capped" if pool and k < n_valid(cfg) else "no_question"] += 1
             return None
-        self.repeated += len(pool) <= k < n_valid(cfg)
-        self.invalid += k >= n_valid(cfg)
+        counts["repeated"] += len(pool) <= k < n_valid(cfg)
+        counts["invalid"] += k >= n_valid(cfg)
         if cfg.images and rec["frames"]:
-            _write_images(self.round, name, rec["frames"], self.out)
+            self._images(name, rec["frames"])
         return rec
 
     def chunk_lines(self, c: int) -> list[str]:
         recs = (self.record(u) for u in range(c * self.cfg.chunk, min((c + 1) * self.cfg.chunk, self.n_units)))
         return [dump_record(r) for r in recs if r is not None]
 
+    def take_stats(self) -> dict[str, Any]:
+        """What this object counted since the last call (counts, new pools, scenes seen, skipped)."""
+        out = {"counts": self.counts, "pooled": self._fresh, "seen": sorted(self.seen), "skipped": list(self.source.skipped)}
+        self.counts, self._fresh = dict.fromkeys(_COUNTS, 0), {}
+        return out
+
+    def add_stats(self, stats: dict[str, Any]) -> None:
+        """Add a worker's :meth:`take_stats` (a pool another worker built too is counted once)."""
+        for key, n in stats["counts"].items():
+            self.counts[key] += n
+        self.pooled.update(stats["pooled"])
+        self.seen.update(stats["seen"])
+        self.skipped.update(dict(stats["skipped"]))
+
+    def scenes_skipped(self) -> list[tuple[str, str]]:
+        return list({**dict(self.source.skipped), **self.skipped}.items())
+
+    def distinct(self) -> dict[str, int]:
+        """Distinct valid questions per task over the scenes pooled in this run."""
+        out = dict.fromkeys(self.cfg.tasks, 0)
+        for (_, task), n in self.pooled.items():
+            out[task] += n
+        return out
+
+    def short(self) -> dict[str, int]:
+        """Scenes per task with fewer distinct valid questions than ``per_task`` (but some)."""
+        out = dict.fromkeys(self.cfg.tasks, 0)
+        for (_, task), n in self.pooled.items():
+            out[task] += 0 < n < n_valid(self.cfg)
+        return out
+
     def why_empty(self) -> str:
         """Why the units of this run gave no record (scenes that failed to load, or no valid question)."""
-        bad = self.source.skipped
+        bad = self.scenes_skipped()
         if not self.seen:
             return "its finished parts (written by an earlier run) hold no record"
         if len(bad) >= len(self.seen):
@@ -206,6 +260,9 @@ class _Units:
         loaded = len(self.seen) - len(bad)
         return f"no valid question of the task(s) {','.join(self.cfg.tasks)} in its {loaded} scene(s)" + (
             f" ({len(bad)} more could not be loaded, e.g. {bad[0][0]})" if bad else "")
+
+
+_COUNTS = ("no_question", "repeated", "capped", "invalid")
 
 
 def _check_out(out: Path) -> Path:
@@ -219,9 +276,12 @@ def _prepare_out(out: Path) -> Path:
     return out
 
 
-def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
+def generate(cfg: GenerateConfig, *, progress: bool = True, ray: RayOptions | None = None) -> dict[str, Any]:
     """Run (or resume) a generation; returns counts (records written now and in the shard's parts,
     units without a question, reused questions, scenes skipped, chunks, parts regenerated).
+
+    ``ray``: run the shard's missing chunks as Ray tasks (:mod:`spatialevo.raygen`) instead of in
+    this process; the parts, images and records are the same bytes.
 
     Raises:
         SpatialEvoError: a bad argument, a folder holding a run with other arguments, or a shard
@@ -229,6 +289,8 @@ def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
         OSError: the output folder cannot be written (the parts written so far stay valid).
     """
     check_config(cfg)
+    if ray is not None:
+        ray.check()
     rnd = Round(cfg.scenes, dataclasses.replace(cfg.round, cache=min(cfg.round.cache, 2)))  # one scene at a time
     source = rnd.source
     out = _prepare_out(Path(cfg.out))
@@ -236,14 +298,36 @@ def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
     meta = run_manifest(cfg, source.names, source.fingerprint(), units.n_chunks, units.n_units)
     alone = remove_leftovers(out, meta)
     with lock(out, shared=True):
-        res = _run_chunks(units, ensure_manifest(out, meta), progress, rotate=not alone)
+        run = ensure_manifest(out, meta)
+        if ray is None:
+            res = _run_chunks(units, run, progress, rotate=not alone, produce=_local_chunks)
+        else:
+            from spatialevo.raygen import ray_chunks
+
+            res = _run_chunks(units, run, progress, rotate=not alone,
+                              produce=lambda u, todo, out_, run_: ray_chunks(u, todo, out_, run_, ray))
     remove_leftovers(out)
     if res["chunks"] and not res["records"]:
         raise SpatialEvoError(f"wrote 0 records: {units.why_empty()}")
     return res
 
 
-def _run_chunks(units: _Units, run: str, progress: bool, *, rotate: bool) -> dict[str, Any]:
+#: ``produce(units, chunks, out, run)`` yields ``(chunk, record lines)`` for each chunk it made, or
+#: ``(chunk, None)`` for one another run has finished meanwhile; it writes the chunk's images
+#: before yielding it (so a part never exists without its images)
+Producer = Callable[["_Units", list[int], Path, str], Iterator[tuple[int, "list[str] | None"]]]
+
+
+def _local_chunks(units: _Units, todo: list[int], out: Path, run: str) -> Iterator[tuple[int, list[str] | None]]:
+    """The chunks made one after another in this process."""
+    for c in todo:
+        if done_records(out, c, run, warn=False) is not None:  # another run may have written it meanwhile
+            yield c, None
+        else:
+            yield c, units.chunk_lines(c)
+
+
+def _run_chunks(units: _Units, run: str, progress: bool, *, rotate: bool, produce: Producer) -> dict[str, Any]:
     """Write the shard's missing or damaged parts (``rotate``: start at a pid-chosen chunk, so that
     runs sharing the folder work on different chunks until they meet)."""
     cfg, out = units.cfg, units.out
@@ -264,12 +348,10 @@ def _run_chunks(units: _Units, run: str, progress: bool, *, rotate: bool) -> dic
         bar = tqdm(total=len(mine) * cfg.chunk, initial=(len(mine) - len(todo)) * cfg.chunk, unit="QA", desc=f"shard {i}/{n}")
     written = by_others = 0
     start = os.getpid() % len(todo) if rotate and todo else 0
-    for c in todo[start:] + todo[:start]:
-        done = done_records(out, c, run, warn=False)  # another run may have written it meanwhile
-        if done is not None:
-            records, by_others = records + done, by_others + 1
+    for c, lines in produce(units, todo[start:] + todo[:start], out, run):
+        if lines is None:
+            records, by_others = records + (done_records(out, c, run, warn=False) or 0), by_others + 1
         else:
-            lines = units.chunk_lines(c)
             atomic_write(part_path(out, c), part_bytes(lines, c, run), out)
             written += len(lines)
             records += len(lines)
@@ -278,20 +360,21 @@ def _run_chunks(units: _Units, run: str, progress: bool, *, rotate: bool) -> dic
     if bar is not None:
         bar.close()
     _warn_short(units)
-    return {"written": written, "records": records, "no_question": units.no_question, "repeated": units.repeated, "invalid": units.invalid,
-            "capped": units.capped, "distinct": dict(units.distinct), "short_scenes": dict(units.short),
-            "scenes_skipped": units.source.skipped, "chunks": len(mine), "chunks_skipped_as_done": len(mine) - len(todo),
+    c = units.counts
+    return {"written": written, "records": records, "no_question": c["no_question"], "repeated": c["repeated"], "invalid": c["invalid"],
+            "capped": c["capped"], "distinct": units.distinct(), "short_scenes": units.short(),
+            "scenes_skipped": units.scenes_skipped(), "chunks": len(mine), "chunks_skipped_as_done": len(mine) - len(todo),
             "chunks_by_other_runs": by_others, "parts_regenerated": damaged}
 
 
 def _warn_short(units: _Units) -> None:
     """Warn, per task, when scenes supplied fewer distinct questions than ``--per-task`` asks for."""
-    cfg = units.cfg
-    for task, n in units.short.items():
+    cfg, distinct = units.cfg, units.distinct()
+    for task, n in units.short().items():
         if n:
             what = ("repeating questions up to a share of " + f"{cfg.max_repeat_share:.0%}") if cfg.max_repeat_share else "no repeats written"
             log.warning("%s: %d scene(s) have fewer than --per-task %d distinct valid questions (%d distinct in all; %s; "
-                        "--max-repeat-share allows repeats)", task, n, cfg.per_task, units.distinct[task], what)
+                        "--max-repeat-share allows repeats)", task, n, cfg.per_task, distinct[task], what)
 
 
 def merge(out: Path) -> Path:

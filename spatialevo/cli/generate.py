@@ -29,6 +29,7 @@ def add_parser(sub: Any) -> None:
             "  spatialevo generate --out out/qa --per-task 100\n"
             "  spatialevo generate --scenes path/to/scans --out out/qa --tasks object_size,room_size\n"
             "  spatialevo generate --out out/qa --shard 0/4   # on machine 0 of 4; then: --merge-only\n"
+            "  spatialevo generate --out out/qa --backend ray --ray-address auto   # on a Ray cluster (pip install 'spatialevo[ray]')\n"
             "  spatialevo generate --out out/qa --merge-only --format trl   # rewrite the shards for TRL\n\n"
             "The folder is a Hugging Face dataset: datasets.load_dataset('out/qa') reads data/*.parquet as the README.md card says."
         ),
@@ -58,6 +59,16 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--shard-mb", type=int, default=SHARD_BYTES >> 20, help=f"size at which a Parquet shard is closed, MB (default {SHARD_BYTES >> 20})")
     g.add_argument("--hf", action="store_true", help=argparse.SUPPRESS)  # before 0.2: the Hugging Face copy (now always written)
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    r = g.add_argument_group("Ray (--backend ray; the records are the same bytes as --backend local)")
+    r.add_argument("--backend", default="local", choices=("local", "ray"),
+                   help="local: chunks made in this process; ray: made by Ray workers, written here (default local)")
+    r.add_argument("--ray-address", default=None,
+                   help="the Ray cluster: auto, host:6379 or ray://host:10001 (default: RAY_ADDRESS, a running local cluster, "
+                        "else a local instance started for the run)")
+    r.add_argument("--ray-workers", type=int, default=0, help="Ray workers, one CPU each (default 0: one per CPU of the cluster)")
+    r.add_argument("--ray-scenes", default="shared", choices=("shared", "object-store"),
+                   help="shared: every worker opens --scenes at the same path; object-store: this process loads each scene "
+                        "and sends it, with its frame images, through Ray's object store (default shared)")
     g.set_defaults(func=_run)
 
 
@@ -78,7 +89,12 @@ def _run(args: Any) -> int:
             round=RoundConfig(clip_frames=args.clip_frames, max_pixels=args.max_pixels, counting_min=args.counting_min,
                               labels=args.labels, label_map=args.label_map),
         )
-        res = generate(cfg, progress=not args.quiet)
+        ray = None
+        if args.backend == "ray":
+            from spatialevo.raygen import RayOptions
+
+            ray = RayOptions(address=args.ray_address, workers=args.ray_workers, scenes=args.ray_scenes)
+        res = generate(cfg, progress=not args.quiet, ray=ray)
         print(f"wrote {res['written']} records ({res['records']} in this shard's parts; {res['invalid']} invalid questions; "
               f"{res['repeated']} reuse a question: "
               f"the scene had fewer distinct ones); {res['no_question']} units without a valid question; "
