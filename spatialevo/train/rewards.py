@@ -85,7 +85,7 @@ class SelfPlayRewards:
         #: (a pad item, so every rank runs the same number of generations); set by the launcher
         self.solve: Callable[[list[tuple[str, Question, tuple[str, ...]] | None]], list[list[str]]] | None = None
         self.history: deque[dict[str, Any]] = deque(maxlen=256)  # the last calls: role, rewards, parts / scores (tests, logs)
-        self.seconds = 0.0  #: time spent in the reward functions (parsing, DGE, scoring), for benchmarks
+        self.seconds = 0.0  #: wall time inside the reward functions (parsing, DGE, scoring and the informativeness solver groups: model time too)
         self.pending_questions: list[tuple[str, str, tuple[str, ...], str]] = []  # (scene, question, frames, canonical), until flush()
         self.pending_scores: list[tuple[str, float]] = []
         self.pending_asked: list[tuple[str, str]] = []  # every parsed question (canonical JSON), for the novelty memory

@@ -74,7 +74,7 @@ class SelfPlayStream:
         self.buffer: list[tuple[str, str, tuple[str, ...], int]] = []
         self.step = 0  #: steps completed (:meth:`advance` calls)
         self.position = 0
-        self.dge_seconds = 0.0  #: time spent sampling DGE questions for rows, for benchmarks
+        self.dge_seconds = 0.0  #: time spent sampling DGE questions for solver rows (benchmarks/train_bench.py splits DGE, project and model time)
         self.usable = [n for n in round.names if round.cache.entry(n) is not None and round.scene(n).frames]
         if not self.usable:
             raise SpatialEvoError("no scene with camera frames to train on")
