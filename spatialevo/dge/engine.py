@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,14 @@ from spatialevo.dge.tasks import TASKS, Task
 from spatialevo.dge.tasks.base import EVIDENCE_MIN_VISIBLE
 from spatialevo.dge.verdict import Reason, Verdict
 from spatialevo.scene.model import Scene
+
+#: verdicts :meth:`DGE.evaluate_many` keeps per scene (least recently used dropped first)
+VERDICT_CACHE = 8192
+#: question texts (JSON) it keeps parsed per scene
+TEXT_CACHE = 8192
+#: a question text, or a question's labels, frame ids and parameters together, longer than this
+#: (characters) is judged but not kept, so a kept entry is at most a few kB
+CACHE_MAX_CHARS = 1024
 
 
 def make_tasks(overrides: Mapping[str, Mapping[str, Any]] | None = None, folder: Path | None = None) -> dict[str, Task]:
@@ -63,6 +72,9 @@ class DGE:
         self.scene = scene
         self.index = SceneIndex(scene)
         self.tasks = make_tasks(config, tasks_folder)
+        self._verdicts: dict[tuple, Verdict] = {}
+        self._texts: dict[str | bytes, Question | Verdict] = {}
+        self._cached_tasks: dict[str, Task] = dict(self.tasks)
 
     def task(self, name: str) -> Task:
         """The configured task ``name`` (KeyError listing the known tasks)."""
@@ -106,35 +118,101 @@ class DGE:
         return question if task is None else task.canonical(self.index, question)
 
     def evaluate_many(self, questions: Iterable[Question | Mapping[str, Any] | str]) -> list[Verdict]:
-        """Judge a batch of questions about this scene (each as :meth:`evaluate` would), sharing the
-        per-scene precomputation: a question that occurs several times in the batch (the completions
-        of a GRPO group asking the same thing, the same JSON text) is parsed and judged once, and its
-        copies get that one :class:`Verdict` object (treat verdicts as read-only)."""
-        qs = list(questions)
-        parsed: list[Question | Verdict] = []
-        texts: dict[str | bytes, Question | Verdict] = {}
-        for q in qs:
-            if isinstance(q, (str, bytes)):
-                hit = texts.get(q)
-                if hit is None:
-                    hit = texts[q] = self._parse(q)
-                parsed.append(hit)
-            else:
-                parsed.append(q if isinstance(q, Question) else self._parse(q))
-        frames = sorted({f for q in parsed if isinstance(q, Question) for f in q.frames if f in self.index.frames})
-        self.index.warm(frames)
-        judged: dict[tuple, Verdict] = {}
-        out = []
-        for q in parsed:
-            if isinstance(q, Verdict):
-                out.append(q)
+        """Judge a batch of questions about this scene: the verdicts ``[self.evaluate(q) for q in
+        questions]`` gives, in order, equal field for field.
+
+        The batch is grouped by task and each task judges its questions together
+        (:meth:`Task.evaluate_many`: the shared rules per question, the geometry of all of them in
+        one numpy pass). Parsed question texts and verdicts are kept per scene across calls (at
+        most :data:`TEXT_CACHE` / :data:`VERDICT_CACHE`, least recently used dropped; keyed by the
+        text and by the question's exact fields), so a question asked by every completion of a GRPO
+        group, or again in a later batch, is parsed and judged once. Every verdict returned is the
+        caller's own object (changing one changes no other and not the cache);
+        :meth:`clear_cache` empties the caches.
+
+        Python's cyclic garbage collector is paused while the batch is judged and restored after
+        (the verdicts are acyclic and freed by reference counting; without the pause its repeated
+        passes over the thousands of new objects cost about a third of a batch's time).
+        """
+        if self._cached_tasks != self.tasks:  # a task was replaced: its verdicts may differ
+            self.clear_cache()
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            return self._evaluate_many(questions)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _evaluate_many(self, questions: Iterable[Question | Mapping[str, Any] | str]) -> list[Verdict]:
+        """:meth:`evaluate_many` without the collector pause."""
+        cache = self._verdicts
+        out: list[Any] = []
+        pending: dict[tuple, list[int]] = {}
+        groups: dict[str, list[tuple[tuple, Question]]] = {}
+        for pos, q in enumerate(questions):
+            if not isinstance(q, Question):
+                q = self._parse_kept(q)
+                if isinstance(q, Verdict):
+                    out.append(q.copy())
+                    continue
+            key = _cache_key(q)
+            v = cache.get(key)
+            if v is not None:
+                cache[key] = cache.pop(key)  # most recently used
+                out.append(v.copy())
                 continue
-            key = q.key()
-            v = judged.get(key)
-            if v is None:
-                v = judged[key] = self.evaluate(q)
-            out.append(v)
+            out.append(None)
+            where = pending.get(key)
+            if where is None:
+                pending[key] = [pos]
+                groups.setdefault(q.task, []).append((key, q))
+            else:
+                where.append(pos)
+        if groups:
+            self._judge_groups(groups, pending, out)
         return out
+
+    def _judge_groups(self, groups: dict[str, list[tuple[tuple, Question]]], pending: dict[tuple, list[int]], out: list[Any]) -> None:
+        """Judge each task's group of new questions at once, keep the verdicts, fill ``out``."""
+        frames = sorted({f for items in groups.values() for _, q in items for f in q.frames if f in self.index.frames})
+        self.index.warm(frames)
+        cache = self._verdicts
+        for name, items in groups.items():
+            task = self.tasks.get(name)
+            qs = [q for _, q in items]
+            verdicts = [self.evaluate(q) for q in qs] if task is None else task.evaluate_many(self.index, qs)
+            for (key, q), v in zip(items, verdicts):
+                positions = pending[key]
+                out[positions[0]] = v
+                for pos in positions[1:]:
+                    out[pos] = v.copy()
+                if _small(q):
+                    if len(cache) >= VERDICT_CACHE:
+                        del cache[next(iter(cache))]
+                    cache[key] = v.copy()
+
+    def clear_cache(self) -> None:
+        """Forget the parsed texts and verdicts :meth:`evaluate_many` keeps."""
+        self._verdicts.clear()
+        self._texts.clear()
+        self._cached_tasks = dict(self.tasks)
+
+    def _parse_kept(self, question: Any) -> Question | Verdict:
+        """:meth:`_parse`, a text parsed once while kept (:data:`TEXT_CACHE`); a verdict returned is the cache's."""
+        if not isinstance(question, (str, bytes)) or len(question) > CACHE_MAX_CHARS:
+            return self._parse(question)
+        texts = self._texts
+        hit = texts.get(question)
+        if hit is None:
+            hit = self._parse(question)
+            if len(texts) >= TEXT_CACHE:
+                del texts[next(iter(texts))]
+        else:
+            del texts[question]
+        texts[question] = hit
+        return hit
 
     @staticmethod
     def _parse(question: Mapping[str, Any] | str | bytes) -> Question | Verdict:
@@ -153,3 +231,24 @@ class DGE:
         """
         gen = rng if isinstance(rng, np.random.Generator) else make_rng(int(rng))
         return self.task(task).sample(self.index, gen, max_tries=max_tries)
+
+
+def _cache_key(q: Question) -> tuple:
+    """A key equal only for questions with the same fields *and* parameter types and spellings:
+    ``Question.key`` treats ``1``, ``1.0`` and ``True`` alike, which the rules do not."""
+    items = tuple(q.params.items())
+    for _, v in items:
+        if type(v) is not str:
+            items = tuple((k, type(v), repr(v)) for k, v in items)
+            break
+    return (q.task, q.objects, q.frames, items)
+
+
+def _small(q: Question) -> bool:
+    """Whether a question's text (labels, frame ids, parameters) is at most :data:`CACHE_MAX_CHARS`."""
+    n = len(q.task) + sum(map(len, q.objects))
+    if q.frames:
+        n += sum(map(len, q.frames))
+    for k, v in q.params.items():
+        n += len(k) + (len(v) if isinstance(v, str) else v.bit_length() // 8 if isinstance(v, int) else 8)
+    return n <= CACHE_MAX_CHARS

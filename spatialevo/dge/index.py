@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from spatialevo.dge.geometry import box_distance_row, pairwise_box_distances
+from spatialevo.dge.geometry import box_distance_row, box_distances, pairwise_box_distances
 from spatialevo.scene.model import Frame, Scene, normalize_label
 from spatialevo.scene.visibility import visible_fractions, visible_samples
 
@@ -54,6 +54,8 @@ class SceneIndex:
         self.frame_ids: tuple[str, ...] = tuple(self.frames)
         self._dist: np.ndarray | None = None
         self._rows: dict[int, np.ndarray] = {}
+        self._catmin: dict[int, np.ndarray] = {}
+        self._label_order: tuple[np.ndarray, np.ndarray, dict[str, int]] | None = None
         self._norm_cache: dict[str, str | None] = {}
         self._vis: dict[str, np.ndarray] = {}
         self._seen: dict[tuple[str, ...], np.ndarray] = {}
@@ -99,6 +101,68 @@ class SceneIndex:
                 self._rows.pop(next(iter(self._rows)))
             self._rows[i] = row
         return row
+
+    def distances_from(self, i: int, js: Sequence[int]) -> np.ndarray:
+        """(k,) exact distances (metres) from object ``i`` to the objects ``js``: ``distance_row(i)[js]``,
+        the same floats. A scene of more than :data:`WARM_MAX_OBJECTS` objects whose row of ``i`` is
+        not kept computes only these pairs (memory and time linear in k, not in the object count)."""
+        if self._dist is not None:
+            return self._dist[i, js]
+        if self.row_is_cheap(i):
+            return self.distance_row(i)[js]
+        return self.pair_distances(np.full(len(js), int(i)), np.asarray(js, dtype=np.int64))
+
+    def row_is_cheap(self, i: int) -> bool:
+        """Whether :meth:`distance_row` of ``i`` is at hand or cheap: the matrix or the row is kept, or
+        the scene has at most :data:`WARM_MAX_OBJECTS` objects."""
+        return self._dist is not None or i in self._rows or len(self.labels) <= WARM_MAX_OBJECTS
+
+    def pair_distances(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """(P,) exact distances (metres) of the object pairs ``(i[k], j[k])``: ``distance_row(i[k])[j[k]]``,
+        the same floats, from the matrix or the kept rows where they are, the other pairs computed
+        alone (:func:`~spatialevo.dge.geometry.box_distances`, memory linear in P)."""
+        i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+        if self._dist is not None:
+            return self._dist[i, j]
+        out = np.empty(len(i))
+        todo = np.ones(len(i), dtype=bool)
+        if self._rows:
+            for k, (a, b) in enumerate(zip(i.tolist(), j.tolist())):
+                row = self._rows.get(a)
+                if row is None:
+                    row = self._rows.get(b)
+                    a, b = b, a
+                if row is not None:
+                    out[k] = row[b]
+                    todo[k] = False
+        if todo.any():
+            out[todo] = box_distances(i[todo], j[todo], self.centers, self.extents, self.rotations)
+        return out
+
+    def category_min(self, i: int) -> np.ndarray:
+        """(L,) smallest distance (metres) from object ``i`` to an instance of each label of
+        :attr:`label_list` (the same floats as ``distance_row(i)[instances].min()``); at most
+        :data:`ROW_CACHE` kept."""
+        out = self._catmin.get(i)
+        if out is None:
+            order, starts, _ = self.label_order()
+            out = np.minimum.reduceat(self.distance_row(i)[order], starts) if len(order) else np.zeros(0)
+            out.setflags(write=False)
+            if len(self._catmin) >= ROW_CACHE:
+                self._catmin.pop(next(iter(self._catmin)))
+            self._catmin[i] = out
+        return out
+
+    def label_order(self) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+        """``(order, starts, position)``: object indices grouped by label in :attr:`label_list` order,
+        where each label's group starts, and label → its position in :attr:`label_list`."""
+        if self._label_order is None:
+            pos = {lab: k for k, lab in enumerate(self.label_list)}
+            groups = [self.by_label[lab] for lab in self.label_list]
+            order = np.array([i for g in groups for i in g], dtype=np.int64)
+            starts = np.cumsum([0] + [len(g) for g in groups[:-1]]).astype(np.int64) if groups else np.zeros(0, dtype=np.int64)
+            self._label_order = (order, starts, pos)
+        return self._label_order
 
     def seen(self, frame_ids: Sequence[str]) -> np.ndarray:
         """(N,) best visible fraction of every object over the frames ``frame_ids`` (the evidence a

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
-from spatialevo.dge.tasks.base import Resolved, Task, fmt1, pick, round1, unique_labels
+from spatialevo.dge.tasks.base import Resolved, Task, fmt1, indices, pick, round1, round1_array, unique_labels
 from spatialevo.dge.verdict import Reason, Verdict
 
 
@@ -41,9 +42,23 @@ class AbsoluteDistance(Task):
 
     def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
         i, j = r.objects[0][0], r.objects[1][0]
-        d = float(index.distance_row(i)[j])
-        ans = round1(d)
-        ev = {"distance_m": d, "center_distance_m": float(np.linalg.norm(index.centers[i] - index.centers[j]))}
+        d = float(index.distances_from(i, [j])[0])
+        dx, dy, dz = (index.centers[i] - index.centers[j]).tolist()
+        return self._verdict_of(r, d, round1(d), math.sqrt(dx * dx + dy * dy + dz * dz))
+
+    def check_many(self, index: SceneIndex, qs: Sequence[Question], rs: Sequence[Resolved]) -> list[Verdict]:
+        """:meth:`check` of many questions: the distances gathered (:meth:`SceneIndex.pair_distances`),
+        rounded, and the centre distances computed in one pass, with the scalar path's operations."""
+        i, j = indices(rs, 0), indices(rs, 1)
+        d = index.pair_distances(i, j)
+        diff = index.centers[i] - index.centers[j]
+        dx, dy, dz = diff[:, 0], diff[:, 1], diff[:, 2]
+        centre = np.sqrt(dx * dx + dy * dy + dz * dz)
+        return [self._verdict_of(r, *x) for r, x in zip(rs, zip(d.tolist(), round1_array(d).tolist(), centre.tolist()))]
+
+    def _verdict_of(self, r: Resolved, d: float, ans: float, centre: float) -> Verdict:
+        """The verdict of distance ``d`` (metres), its rounding ``ans`` and the centre distance."""
+        ev = {"distance_m": d, "center_distance_m": centre}
         if ans < self.config.min_distance_m - 1e-9:
             return self.bad(Reason.TOO_CLOSE, f"the {r.labels[0]} and the {r.labels[1]} are {d:.3f} m apart (touching)", ev)
         return self.ok(ans, fmt1(ans), ev)

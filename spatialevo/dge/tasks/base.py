@@ -5,6 +5,10 @@ A task module defines a config dataclass (thresholds, loaded from ``tasks/<task>
 
 * ``check(index, question, resolved)`` — the task's own rule: returns a :class:`Verdict`,
   valid with the exact answer or invalid with a reason;
+* ``check_many(index, questions, resolved)`` (optional) — the same rule for many resolved questions
+  at once (the geometry in one numpy pass; :meth:`Task.evaluate_many`); the verdicts must equal
+  ``check``'s field for field, so both are written with the same floating-point operations (the
+  numpy ufuncs of a scalar path applied to arrays, or Python's ``math`` in both);
 * ``draw(index, rng)`` — one random candidate question (possibly invalid) from the task's whole
   question space; :meth:`Task.sample` keeps drawing until the DGE judges one valid, so samples follow
   the draw distribution restricted to the valid questions of that space (only when ``max_tries``
@@ -46,6 +50,7 @@ could tell them apart, so the question is ``ambiguous_label``.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -55,6 +60,7 @@ import numpy as np
 from spatialevo.dge.answers import normalize_choice
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
+from spatialevo.dge.tasks.numbers import fmt1, pick, randint, round1, round1_array, round_int, round_int_array
 from spatialevo.dge.verdict import Reason, Verdict
 from spatialevo.errors import SpatialEvoError
 
@@ -113,10 +119,16 @@ class Task:
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.config_cls()
+        #: checked parameters by the question's (all-string) parameter items (:meth:`_params`)
+        self._param_memo: dict[tuple, dict[str, Any]] = {}
 
     # -- the task's own parts -------------------------------------------------------------------
     def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
         raise NotImplementedError
+
+    def check_many(self, index: SceneIndex, qs: Sequence[Question], rs: Sequence[Resolved]) -> list[Verdict]:
+        """:meth:`check` of each resolved question, in order (tasks override it with one vectorised pass)."""
+        return [self.check(index, q, r) for q, r in zip(qs, rs)]
 
     def draw(self, index: SceneIndex, rng: np.random.Generator) -> Question:
         raise NotImplementedError
@@ -152,18 +164,29 @@ class Task:
 
     # -- verdict helpers ------------------------------------------------------------------------
     def ok(self, answer: Any, text: str, evidence: dict[str, Any], options: tuple[str, ...] | None = None) -> Verdict:
-        return Verdict(
-            True, None, f"{self.name}: {text}", answer, text, options, evidence, self.name, self.answer_kind, self.unit
-        )
+        return Verdict.make(True, None, f"{self.name}: {text}", answer, text, options, evidence, self.name, self.answer_kind, self.unit)
 
     def bad(self, reason: Reason, message: str, evidence: dict[str, Any] | None = None) -> Verdict:
-        return Verdict(False, reason, message, None, "", None, dict(evidence or {}), self.name, self.answer_kind, self.unit)
+        return Verdict.make(False, reason, message, None, "", None, dict(evidence or {}), self.name, self.answer_kind, self.unit)
 
     # -- evaluation -----------------------------------------------------------------------------
     def evaluate(self, index: SceneIndex, q: Question, shown: Sequence[str] | None = None, min_visible: float = EVIDENCE_MIN_VISIBLE) -> Verdict:
         """Apply the shared rules, then the task's rule, then (with ``shown``) the evidence rule
         (see module docstring)."""
         return self._verdict(index, q, self.resolve(index, q), shown, min_visible)
+
+    def evaluate_many(self, index: SceneIndex, qs: Sequence[Question]) -> list[Verdict]:
+        """``[self.evaluate(index, q) for q in qs]`` (no ``shown``): every question resolved by the
+        shared rules, then the task's rule applied to all the resolved ones at once
+        (:meth:`check_many`), then the checks every valid verdict passes; the same verdicts, in order."""
+        out: list[Any] = [self.resolve(index, q) for q in qs]  # the shared rules, per question (one implementation)
+        todo = [k for k, r in enumerate(out) if not isinstance(r, Verdict)]
+        if todo:
+            checked = self.check_many(index, [qs[k] for k in todo], [out[k] for k in todo])
+            post = self._post
+            for k, v in zip(todo, checked):
+                out[k] = post(v)
+        return out
 
     def judge(self, index: SceneIndex, q: Question, shown: Sequence[str] | None = None,
               min_visible: float = EVIDENCE_MIN_VISIBLE) -> tuple[Verdict, Question | None]:
@@ -201,16 +224,25 @@ class Task:
         return v
 
     def _task_verdict(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
-        v = self.check(index, q, r)
-        if v.valid and v.options and _read_alike(tuple(v.options)):
+        return self._post(self.check(index, q, r))
+
+    def _post(self, v: Verdict) -> Verdict:
+        """The checks every valid verdict of :meth:`check` passes: options that read alike, a finite answer."""
+        if not v.valid:
+            return v
+        if v.options and _read_alike(tuple(v.options)):
             # e.g. labels "trash-bin" and "trash bin", or a label "tie" beside the option "same": no answer could tell them apart
             return self.bad(Reason.AMBIGUOUS_LABEL, f"two answer options read alike ({', '.join(v.options)})", {"options": list(v.options)})
-        if v.valid and isinstance(v.answer, (float, int, np.number)) and not np.isfinite(v.answer):
+        a = v.answer
+        if (type(a) is float and not math.isfinite(a)) or (isinstance(a, (float, int, np.number)) and type(a) not in (int, float, bool)
+                                                            and not np.isfinite(a)):
             # unreachable for scenes within the loaders' physical bounds; never hand out inf / NaN
             return self.bad(Reason.MALFORMED, f"the scene's geometry gives a non-finite answer ({v.answer}); it is outside the physical bounds")
         return v
 
     def resolve(self, index: SceneIndex, q: Question) -> Resolved | Verdict:
+        """The question's references resolved by the shared rules (module docstring), or the
+        verdict of the first rule that fails."""
         lo, hi = self.n_objects
         if not lo <= len(q.objects) <= hi:
             want = str(lo) if lo == hi else f"{lo}–{hi}"
@@ -326,10 +358,25 @@ class Task:
         return seen
 
     def _params(self, q: Question) -> dict[str, Any] | Verdict:
+        """:func:`coerce_params` of the question's parameters (a new dict), or the ``malformed``
+        verdict; parameters that are all strings are checked once per task (remembered)."""
+        items: tuple | None = tuple(q.params.items())
+        memo = self._param_memo
+        for _, v in items:  # type: ignore[union-attr]
+            if type(v) is not str:
+                items = None  # 1, 1.0, True, -0.0 are equal keys but differ here
+                break
+        else:
+            out = memo.get(items)
+            if out is not None:
+                return dict(out)
         try:
-            return coerce_params(self.name, self.param_space, q.params)
+            out = coerce_params(self.name, self.param_space, q.params)
         except ValueError as exc:
             return self.bad(Reason.MALFORMED, str(exc))
+        if items is not None and len(memo) < 1024 and sum(len(k) + len(v) for k, v in items) <= 256:
+            memo[items] = dict(out)
+        return out
 
     # -- sampling -------------------------------------------------------------------------------
     def _candidate_state(self, index: SceneIndex) -> _Candidates:
@@ -406,6 +453,10 @@ class _Candidates:
         return False if self.exhausted and self.it is not None else None
 
 
+__all__ = ["EVIDENCE_MIN_VISIBLE", "FEASIBILITY_BUDGET", "ImageConfig", "NoValidQuestionError", "Resolved", "Task", "coerce_params",
+           "fmt1", "indices", "pick", "randint", "round1", "round1_array", "round_int", "round_int_array", "unique_labels"]
+
+
 def unique_labels(index: SceneIndex) -> list[str]:
     """Sorted labels with exactly one instance in the scene (the ones a scene task can name)."""
     return [lab for lab, inst in sorted(index.by_label.items()) if len(inst) == 1]
@@ -452,42 +503,9 @@ def _shared_instance(objects: list[list[int]]) -> tuple[int, int, int] | None:
     return None
 
 
-def randint(rng: np.random.Generator, n: int) -> int:
-    """A uniform integer in ``[0, n)`` from one ``rng.random()`` (about 3× faster than
-    ``rng.integers(n)`` per call, which the draws of dataset generation make millions of; the
-    bias, below ``n / 2**53``, is far beneath any count of draws)."""
-    return min(int(rng.random() * n), n - 1)
-
-
-def pick(rng: np.random.Generator, items: list[Any] | tuple[Any, ...], k: int = 1) -> list[Any]:
-    """``k`` distinct items drawn uniformly without replacement, in draw order (uniform over ordered k-subsets)."""
-    n = len(items)
-    if k > n:
-        raise ValueError(f"cannot pick {k} distinct items from {n}")
-    if k == 1:
-        return [items[randint(rng, n)]]
-    chosen: list[int] = []
-    while len(chosen) < k:
-        i = randint(rng, n)
-        if i not in chosen:
-            chosen.append(i)
-    return [items[i] for i in chosen]
-
-
-def fmt1(x: float) -> str:
-    """Canonical one-decimal text (``-0.0`` → ``0.0``)."""
-    s = f"{x:.1f}"
-    return "0.0" if s == "-0.0" else s
-
-
-def round1(x: float) -> float:
-    """Round half away from zero to one decimal (``2.25`` → ``2.3``), robust to binary representation."""
-    return float(np.sign(x) * np.floor(abs(x) * 10.0 + 0.5 + 1e-9) / 10.0)
-
-
-def round_int(x: float) -> int:
-    """Round half away from zero to an integer."""
-    return int(np.sign(x) * np.floor(abs(x) + 0.5 + 1e-9))
+def indices(rs: Sequence[Resolved], pos: int) -> np.ndarray:
+    """(Q,) int64 indices of the first instance of reference ``pos`` of each resolved question."""
+    return np.fromiter((r.objects[pos][0] for r in rs), dtype=np.int64, count=len(rs))
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,16 @@ front-left / front-right / back-left / back-right.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import permutations
 
 import numpy as np
 
-from spatialevo.dge.geometry import signed_floor_angle
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
-from spatialevo.dge.tasks.base import Resolved, Task, pick, randint, unique_labels
+from spatialevo.dge.tasks.base import Resolved, Task, indices, pick, randint, unique_labels
 from spatialevo.dge.verdict import Reason, Verdict
 
 LEVEL_OPTIONS = {
@@ -48,6 +48,14 @@ def direction_answer(theta: float, level: str) -> str:
     return ("front-" if abs(theta) < 90.0 else "back-") + side
 
 
+def floor_angle(cross: float, dot: float) -> float:
+    """Signed angle (degrees, (-180, 180]) of a floor-plane turn from its cross and dot products
+    (as :func:`~spatialevo.dge.geometry.vector_angle`, with Python's ``math``: the scalar and the
+    batch path of the task compute it alike)."""
+    ang = math.degrees(math.atan2(cross, dot))
+    return ang + 360.0 if ang <= -180.0 else ang
+
+
 def boundary_distance(theta: float, level: str) -> float:
     """Angular distance (degrees) from |θ| to the nearest answer boundary of the level."""
     a = abs(theta)
@@ -73,15 +81,28 @@ class RelativeDirection(Task):
 
     def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
         a, b, c = (index.centers[r.objects[k][0]] for k in range(3))
+        u, v = (b - a)[:2], (c - a)[:2]  # floor-plane offsets of B and C from A
+        dab, dac = float(np.hypot(u[0], u[1])), float(np.hypot(v[0], v[1]))
+        return self._verdict_of(q, r, dab, dac, float(u[0] * v[1] - u[1] * v[0]), float(u[0] * v[0] + u[1] * v[1]))
+
+    def check_many(self, index: SceneIndex, qs: Sequence[Question], rs: Sequence[Resolved]) -> list[Verdict]:
+        """:meth:`check` of many questions: the floor offsets, distances, cross and dot products of
+        all of them in one numpy pass (the scalar path's operations, element by element)."""
+        a, b, c = (index.centers[indices(rs, k)] for k in range(3))
+        u, v = (b - a)[:, :2], (c - a)[:, :2]
+        u0, u1, v0, v1 = u[:, 0], u[:, 1], v[:, 0], v[:, 1]
+        cols = (np.hypot(u0, u1), np.hypot(v0, v1), u0 * v1 - u1 * v0, u0 * v0 + u1 * v1)
+        return [self._verdict_of(q, r, *x) for q, r, x in zip(qs, rs, zip(*(col.tolist() for col in cols)))]
+
+    def _verdict_of(self, q: Question, r: Resolved, dab: float, dac: float, cross: float, dot: float) -> Verdict:
+        """The verdict of floor distances A–B, A–C (metres) and the cross / dot products of B − A, C − A."""
         level = r.params["level"]
-        dab = float(np.hypot(*(b - a)[:2]))
-        dac = float(np.hypot(*(c - a)[:2]))
-        ev = {"floor_distance_ab_m": dab, "floor_distance_ac_m": dac, "level": level}
+        ev: dict = {"floor_distance_ab_m": dab, "floor_distance_ac_m": dac, "level": level}
         sep = self.config.min_separation_m
         if dab < sep or dac < sep:
             who = r.labels[1] if dab < sep else r.labels[2]
             return self.bad(Reason.TOO_CLOSE, f"the {who} is within {sep} m of the {r.labels[0]} on the floor plane", ev)
-        theta = float(signed_floor_angle(a, b, c))
+        theta = floor_angle(cross, dot)
         ev["angle_deg"] = theta
         margin = boundary_distance(theta, level)
         if margin < self.config.boundary_margin_deg:

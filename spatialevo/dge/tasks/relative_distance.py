@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from spatialevo.dge.index import SceneIndex
+from spatialevo.dge.index import WARM_MAX_OBJECTS, SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.tasks.base import Resolved, Task, pick, randint, unique_labels
 from spatialevo.dge.verdict import Reason, Verdict
@@ -42,13 +42,52 @@ class RelativeDistance(Task):
 
     def check(self, index: SceneIndex, q: Question, r: Resolved) -> Verdict:
         a = r.objects[0][0]
-        row = index.distance_row(a)
-        dists = np.array([row[inst].min() for inst in r.objects[1:]])
+        if index.row_is_cheap(a):  # a label's distance is its minimum over the anchor's row, kept per label
+            mins, row, pos = index.category_min(a), index.distance_row(a), index.label_order()[2]
+            dists = np.array([mins[pos[lab]] if lab in pos else row[inst[0]] for lab, inst in zip(r.labels[1:], r.objects[1:])])
+        else:  # a large scene: only the pairs of the candidates' instances
+            dists = np.array([index.distances_from(a, inst).min() for inst in r.objects[1:]])
         order = np.argsort(dists, kind="stable")
         best, second = int(order[0]), int(order[1])
-        ev = {"distances_m": dists.tolist()}  # per candidate, in the order of the options
+        return self._verdict_of(q, r, dists.tolist(), best, second, bool(dists[second] - dists[best] < self.config.tie_margin_m))
+
+    def check_many(self, index: SceneIndex, qs: Sequence[Question], rs: Sequence[Resolved]) -> list[Verdict]:
+        """:meth:`check` of many questions in one pass: each candidate's distance read from its
+        anchor's per-label minimums (:meth:`SceneIndex.category_min`, the same floats as the row's
+        minimum over the instances) or, for an instance reference, the anchor's row; then one stable
+        argsort of the (Q, 4) distances, NaN-padded (NaN sorts after every distance). A large scene
+        without its distance matrix judges each question alone (:meth:`check`: only the pairs it needs)."""
+        if index._dist is None and len(index.labels) > WARM_MAX_OBJECTS:
+            return super().check_many(index, qs, rs)
+        _, _, label_pos = index.label_order()
+        n_labels, n = len(label_pos), len(index.labels)
+        pad = n_labels + n  # the NaN column
+        anchors = [r.objects[0][0] for r in rs]
+        cols = np.full((len(rs), 4), pad, dtype=np.int64)
+        for k, r in enumerate(rs):
+            for c, (lab, inst) in enumerate(zip(r.labels[1:], r.objects[1:])):
+                p = label_pos.get(lab)
+                cols[k, c] = p if p is not None else n_labels + inst[0]  # a label (all its instances) or one instance
+        dists = np.empty(cols.shape)
+        by_anchor: dict[int, list[int]] = {}
+        for k, a in enumerate(anchors):
+            by_anchor.setdefault(a, []).append(k)
+        for a, ks in by_anchor.items():
+            ext = np.concatenate([index.category_min(a), index.distance_row(a), [np.nan]])
+            dists[ks] = ext[cols[ks]]
+        order = np.argsort(dists, axis=1, kind="stable")
+        rows = np.arange(len(rs))
+        best, second = order[:, 0], order[:, 1]
+        tie = (dists[rows, second] - dists[rows, best]) < self.config.tie_margin_m
+        return [self._verdict_of(q, r, d[: len(r.objects) - 1], b, s, t)
+                for q, r, d, b, s, t in zip(qs, rs, dists.tolist(), best.tolist(), second.tolist(), tie.tolist())]
+
+    def _verdict_of(self, q: Question, r: Resolved, dists: list[float], best: int, second: int, tie: bool) -> Verdict:
+        """The verdict of the candidates' distances ``dists`` (metres, option order), the closest
+        and the runner-up (positions in ``dists``) and whether they are within the tie margin."""
+        ev = {"distances_m": dists}  # per candidate, in the order of the options
         options = self.options_for(q, r)
-        if dists[second] - dists[best] < self.config.tie_margin_m:
+        if tie:
             return self.bad(
                 Reason.NEAR_TIE,
                 f"the {options[best]} ({dists[best]:.2f} m) and the {options[second]} ({dists[second]:.2f} m) are about as close to the {r.labels[0]}",
