@@ -9,6 +9,8 @@ reward function for the dataset folders ``spatialevo generate`` writes).
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from typing import TYPE_CHECKING, Any
 
 from spatialevo.errors import SceneFileNotFoundError, SceneFormatError, SpatialEvoError, UnknownLayoutError
@@ -44,16 +46,51 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-def _register_envs() -> None:
-    """Register ``SpatialEvo-v0`` once (``gymnasium.make("SpatialEvo-v0")`` after ``import spatialevo``;
-    ``gymnasium.make("spatialevo:SpatialEvo-v0")`` imports the package itself)."""
-    import gymnasium
-
-    if "SpatialEvo-v0" not in gymnasium.registry:
-        gymnasium.register(id="SpatialEvo-v0", entry_point="spatialevo.env:SpatialEvoEnv")
+ENV_ID = "SpatialEvo-v0"
 
 
-_register_envs()
+def _register_envs(gymnasium: Any) -> None:
+    """Register ``SpatialEvo-v0`` in ``gymnasium``'s registry once (the one place it is registered)."""
+    if ENV_ID not in gymnasium.registry:
+        gymnasium.register(id=ENV_ID, entry_point="spatialevo.env:SpatialEvoEnv")
+
+
+class _RegisterWithGymnasium:
+    """Import hook: registers ``SpatialEvo-v0`` right after gymnasium's own import, then leaves.
+
+    ``import spatialevo`` does not import gymnasium (≈ 0.1 s of its cost); gymnasium 1.x has no
+    plugin entry points, so this hook keeps ``import spatialevo; import gymnasium;
+    gymnasium.make("SpatialEvo-v0")`` working in either import order (``"spatialevo:SpatialEvo-v0"``
+    imports the package itself). It wraps only gymnasium's loader, for that one import: the
+    module's ``__loader__`` and ``__spec__.loader`` are gymnasium's own.
+    """
+
+    def __init__(self) -> None:
+        self._loader: Any = None
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != "gymnasium":
+            return None
+        sys.meta_path[:] = [f for f in sys.meta_path if f is not self]
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        self._loader, spec.loader = spec.loader, self
+        return spec
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        module.__loader__ = module.__spec__.loader = self._loader
+        self._loader.exec_module(module)
+        _register_envs(module)
+
+
+if "gymnasium" in sys.modules:
+    _register_envs(sys.modules["gymnasium"])
+elif not any(type(f).__name__ == _RegisterWithGymnasium.__name__ for f in sys.meta_path):  # once, even after a reload
+    sys.meta_path.insert(0, _RegisterWithGymnasium())
 
 __all__ = [
     "DGE",

@@ -34,7 +34,7 @@ from typing import Any
 
 from spatialevo.errors import SpatialEvoError
 from spatialevo.hfdata.card import card_text, split_of
-from spatialevo.hfdata.features import arrow_schema
+from spatialevo.hfdata.features import arrow_schema, arrow_table
 from spatialevo.hfdata.formats import COLUMNS, check_format, rows
 from spatialevo.runfolder import atomic_write, lock, read_manifest, remove_leftovers, unlink
 
@@ -42,6 +42,8 @@ from spatialevo.runfolder import atomic_write, lock, read_manifest, remove_lefto
 SHARD_BYTES = 256 * 2**20
 #: rows per Parquet row group (image rows are large)
 ROW_GROUP = 64
+#: images kept read while writing (the records of a scene, consecutive, share its frames)
+IMAGE_CACHE = 256
 DATA = "data"
 
 
@@ -97,31 +99,34 @@ def write_folder(out: Path, fmt: str = "spatialevo", *, shard_bytes: int = SHARD
 
 def _write_shards(out: Path, fmt: str, folder: Path, shard_bytes: int) -> tuple[int, list[Path], dict[str, int]]:
     """Stream the rows of ``fmt`` into Parquet shards in ``folder`` (closed at about ``shard_bytes``)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = arrow_schema(COLUMNS[fmt])
+    columns = COLUMNS[fmt]
+    schema = arrow_schema(columns)
     shards: list[Path] = []
     per_task: Counter[str] = Counter()
     n, size, batch, writer = 0, 0, [], None
+    images: dict[str, dict[str, Any]] = {}  # path → stored image, each file read once while it is in use
     try:
         for row in rows(read_records(out), fmt):
             if writer is None:
                 shards.append(folder / f"shard-{len(shards):05d}.parquet")
                 writer, size = pq.ParquetWriter(shards[-1], schema, compression="zstd"), 0
-            row["images"] = [_image(out, p) for p in row["images"] or []]
+            if len(images) > IMAGE_CACHE:
+                images.clear()
+            row["images"] = [images[p] if p in images else images.setdefault(p, _image(out, p)) for p in row["images"] or []]
             size += sum(len(im["bytes"]) for im in row["images"]) + 1024
             batch.append(row)
             per_task[row["task"]] += 1
             n += 1
             if len(batch) >= ROW_GROUP or size >= shard_bytes:
-                writer.write_table(pa.Table.from_pylist(batch, schema=schema), row_group_size=ROW_GROUP)
+                writer.write_table(arrow_table(batch, columns, schema), row_group_size=ROW_GROUP)
                 batch = []
             if size >= shard_bytes:
                 writer.close()
                 writer = None
         if batch:
-            writer.write_table(pa.Table.from_pylist(batch, schema=schema), row_group_size=ROW_GROUP)
+            writer.write_table(arrow_table(batch, columns, schema), row_group_size=ROW_GROUP)
     finally:
         if writer is not None:
             writer.close()

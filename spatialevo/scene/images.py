@@ -54,8 +54,8 @@ def frame_images(scene: Scene, frame: Frame | str, kinds: tuple[str, ...] = IMAG
                 f"frame {f.id} has no stored {', '.join(missing)} image and the scene has no mesh to render it",
                 field=missing[0],
             )
-        from spatialevo.scene.render import render_frame  # open3d / numba: loaded only when rendering
+        from spatialevo.scene.render import render_frame  # numba: loaded only when rendering
 
-        rendered = render_frame(scene, f)
+        rendered = render_frame(scene, f, tuple(missing))  # only the kinds asked for are computed
         out.update({k: rendered[k] for k in missing})
     return out

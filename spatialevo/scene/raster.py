@@ -43,7 +43,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-__all__ = ["camera_vertices", "default_threads", "inverse_depth_to_depth", "rasterize", "setup_triangles", "shade_pixels", "warm_up"]
+__all__ = ["camera_vertices", "default_threads", "inverse_depth_to_depth", "pixel_ray_norms", "rasterize", "setup_triangles", "shade_pixels",
+           "warm_up"]
 
 #: Triangles with |det| below this fraction of |P0||P1||P2| are seen edge-on (their plane passes
 #: through the camera centre) and cover no pixel centre; they are skipped.
@@ -216,7 +217,7 @@ def _pixel_box(umin: float, umax: float, vmin: float, vmax: float, width: int, h
 @njit(cache=True, nogil=True)
 def _setup(
     Vc: np.ndarray, faces: np.ndarray, fx: float, fy: float, cx: float, cy: float, width: int, height: int,
-    coef: np.ndarray, P: np.ndarray, bounds: np.ndarray, index: np.ndarray,
+    margin: float, coef: np.ndarray, P: np.ndarray, bounds: np.ndarray, index: np.ndarray,
 ) -> int:
     """Per-triangle setup (see :func:`setup_triangles`); fills the first T rows of the outputs, returns T."""
     code = np.empty(Vc.shape[0], np.uint8)  # outcodes: behind the camera plane, outside a widened side plane
@@ -229,8 +230,8 @@ def _setup(
         c |= 16 if -fy * y + (height - cy) * z < 0.0 else 0
         code[i] = c
     # |xn|, |yn| over the image bound the float64 evaluation error of E = xn·Cx + (yn·Cy + Cz)
-    xmax = max(abs(cx), abs(width - 1 - cx)) / fx
-    ymax = max(abs(cy), abs(height - 1 - cy)) / fy
+    xmax = (max(abs(cx), abs(width - 1 - cx)) + margin) / fx
+    ymax = (max(abs(cy), abs(height - 1 - cy)) + margin) / fy
     eps16 = 16.0 * 2.220446049250313e-16
     buf_a = np.empty((9, 3))
     buf_b = np.empty((9, 3))
@@ -280,7 +281,8 @@ def _setup(
 
 
 def setup_triangles(
-    Vc: np.ndarray, faces: np.ndarray, fx: float, fy: float, cx: float, cy: float, width: int, height: int
+    Vc: np.ndarray, faces: np.ndarray, fx: float, fy: float, cx: float, cy: float, width: int, height: int,
+    margin: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-triangle setup for :func:`rasterize` (one numba pass over the faces).
 
@@ -293,6 +295,8 @@ def setup_triangles(
         faces: (F, 3) vertex indices.
         fx, fy, cx, cy: pinhole intrinsics (pixels).
         width, height: image size (pixels).
+        margin: the error bounds hold for rays up to ``margin`` pixels outside the pixel centres'
+            range (0: pixel centres only; :mod:`spatialevo.scene.rays` casts rays anywhere in the image).
 
     Returns:
         ``(coef, P, bounds, index)`` for the T triangles that can cover a pixel centre: (T, 14)
@@ -304,7 +308,7 @@ def setup_triangles(
     coef, P = np.empty((F, 14)), np.empty((F, 3, 3))
     bounds, index = np.empty((F, 4), np.int64), np.empty(F, np.int32)
     n = _setup(np.ascontiguousarray(Vc, dtype=np.float64), np.ascontiguousarray(faces, dtype=np.int64),
-               float(fx), float(fy), float(cx), float(cy), int(width), int(height), coef, P, bounds, index)
+               float(fx), float(fy), float(cx), float(cy), int(width), int(height), float(margin), coef, P, bounds, index)
     return coef[:n], P[:n], bounds[:n], index[:n]
 
 
@@ -440,11 +444,26 @@ def inverse_depth_to_depth(wbuf: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def pixel_ray_norms(width: int, height: int, K: np.ndarray) -> np.ndarray:
+    """(H·W,) float64 length ``sqrt(xn² + yn² + 1)`` of every pixel's camera-frame ray (row-major;
+    K float64, fx, fy, cx, cy used): the factor :func:`shade_pixels` divides by, the same floats."""
+    out = np.empty(width * height)
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    for v in range(height):
+        yn = (v - cy) / fy
+        for u in range(width):
+            xn = (u - cx) / fx
+            out[v * width + u] = math.sqrt(xn * xn + yn * yn + 1.0)
+    return out
+
+
+@njit(cache=True, nogil=True)
 def shade_pixels(
     prim: np.ndarray,
     width: int,
     K: np.ndarray,
     R_wc: np.ndarray,
+    ray_norms: np.ndarray,
     normals: np.ndarray,
     face_ids: np.ndarray,
     face_colors: np.ndarray,
@@ -458,6 +477,7 @@ def shade_pixels(
         width: image width (pixels).
         K: (3, 3) float64 intrinsics (pixels; fx, fy, cx, cy used).
         R_wc: (3, 3) float64 camera-to-world rotation.
+        ray_norms: (N,) :func:`pixel_ray_norms` of the frame (cached per intrinsics by the renderer).
         normals: (F + 1, 3) float64 unit face normals, world frame (row F zero).
         face_ids: (F + 1,) int32 object id per face (entry F = ``NO_HIT``).
         face_colors: (F + 1, 3) float32 face colours (row F black).
@@ -483,7 +503,7 @@ def shade_pixels(
             p = prim[base + u]
             xn = (u - cx) / fx
             dot = normals[p, 0] * (R_wc[0, 0] * xn + b0) + normals[p, 1] * (R_wc[1, 0] * xn + b1) + normals[p, 2] * (R_wc[2, 0] * xn + b2)
-            c = abs(dot) / math.sqrt(xn * xn + yn * yn + 1.0)
+            c = abs(dot) / ray_norms[base + u]
             shade = np.float32(0.35) + np.float32(0.65) * np.float32(min(c, 1.0))
             for k in range(3):
                 rgb[base + u, k] = np.uint8(face_colors[p, k] * shade)
@@ -495,5 +515,5 @@ def warm_up() -> None:
     K = np.array([[4.0, 0.0, 3.5], [0.0, 4.0, 3.5], [0.0, 0.0, 1.0]])
     prim, inv_depth = rasterize(Vc, np.array([[0, 1, 2]]), K, 8, 8, 1, threads=1)
     inverse_depth_to_depth(inv_depth)
-    shade_pixels(prim, 8, K, np.eye(3), np.zeros((2, 3)), np.zeros(2, np.int32), np.zeros((2, 3), np.float32),
+    shade_pixels(prim, 8, K, np.eye(3), pixel_ray_norms(8, 8, K), np.zeros((2, 3)), np.zeros(2, np.int32), np.zeros((2, 3), np.float32),
                  np.empty(64, np.int32), np.empty((64, 3), np.uint8))

@@ -19,8 +19,11 @@ Backends (``Renderer(mesh, backend=...)``):
 - ``"raycast"``: open3d's ``RaycastingScene`` (Embree), the reference the tests compare with.
 
 Both produce a per-pixel face index and share the instance / RGB post-processing
-(:func:`spatialevo.scene.raster.shade_pixels`). :meth:`Renderer.cast` (arbitrary rays, used by the
-visibility test) always ray-casts with open3d; its acceleration structure is built on first use.
+(:func:`spatialevo.scene.raster.shade_pixels`). :meth:`Renderer.cast` (arbitrary rays) always
+ray-casts with open3d; its acceleration structure is built on first use. The visibility test uses
+:meth:`Renderer.first_hit_distances` instead: the rasteriser's exact arithmetic for rays through
+the camera centre (:mod:`spatialevo.scene.rays`). open3d is imported only by the ``"raycast"``
+backend and :meth:`Renderer.cast` (≈ 1.3 s of import, most of it its visualisation module).
 """
 
 from __future__ import annotations
@@ -31,12 +34,13 @@ import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
-import open3d as o3d
 
 from spatialevo.scene.model import NO_HIT, STRUCTURE_LABELS, Frame, Scene
-from spatialevo.scene.raster import camera_vertices, inverse_depth_to_depth, rasterize, shade_pixels
+from spatialevo.scene.raster import camera_vertices, inverse_depth_to_depth, pixel_ray_norms, rasterize, shade_pixels
 
 if TYPE_CHECKING:
+    import open3d as o3d
+
     from spatialevo.scene.model import SceneMesh
 
 #: Rendering backends: the default first.
@@ -105,12 +109,15 @@ class Renderer:
         nrm = np.divide(nrm, length, out=np.zeros_like(nrm), where=length > 0)
         self._normals = np.concatenate([nrm, np.zeros((1, 3))])  # (F + 1, 3) unit normals, world frame
         self._ray_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._norm_cache: dict[tuple, np.ndarray] = {}  # pixel ray lengths by (K, W, H), for shading
         self._ray_buf: np.ndarray | None = None  # reused (N, 6) float32 ray array: not thread-safe
 
     @property
     def raycasting_scene(self) -> o3d.t.geometry.RaycastingScene:
         """The open3d ray-casting scene of the mesh (built on first use)."""
         if self._rc is None:
+            import open3d as o3d
+
             with self._lock:
                 if self._rc is None:
                     rc = o3d.t.geometry.RaycastingScene(nthreads=self.threads)
@@ -131,6 +138,16 @@ class Renderer:
             self._ray_cache[key] = cached
         return cached
 
+    def _ray_norms(self, K: np.ndarray, width: int, height: int) -> np.ndarray:
+        """(H·W,) :func:`~spatialevo.scene.raster.pixel_ray_norms` of a frame size (cached, as the rays)."""
+        key = (K.tobytes(), width, height)
+        cached = self._norm_cache.get(key)
+        if cached is None:
+            if len(self._norm_cache) > 8:
+                self._norm_cache.clear()
+            cached = self._norm_cache[key] = pixel_ray_norms(width, height, K)
+        return cached
+
     def cast(self, origins: np.ndarray, directions: np.ndarray) -> dict[str, np.ndarray]:
         """Cast (..., 3) rays (world frame, metres) with open3d; returns its result arrays as numpy.
 
@@ -143,7 +160,23 @@ class Renderer:
 
     def _cast_rays(self, rays: np.ndarray) -> dict[str, np.ndarray]:
         """Cast a (..., 6) float32 array of (origin, direction) rays; open3d's results as numpy."""
+        import open3d as o3d
+
         return {k: v.numpy() for k, v in self.raycasting_scene.cast_rays(o3d.core.Tensor.from_numpy(rays)).items()}
+
+    def first_hit_distances(self, frame: Frame, points: np.ndarray) -> np.ndarray:
+        """(N,) float64 distance (metres) from ``frame``'s camera centre to the first surface hit
+        along the ray towards each of the (N, 3) world points (``inf`` where it hits nothing).
+
+        Exact hits of this mesh (the float32 vertices the renderer draws), computed as the
+        rasteriser does (:func:`spatialevo.scene.rays.first_hit_depths`); every point must lie in
+        front of the camera (camera-frame z > 0).
+        """
+        from spatialevo.scene.rays import first_hit_depths
+
+        pc = camera_vertices(np.asarray(points, dtype=np.float64).reshape(-1, 3), frame.T_wc)
+        z_hit = first_hit_depths(camera_vertices(self._vertices, frame.T_wc), self._faces, frame.K, pc)
+        return z_hit * (np.linalg.norm(pc, axis=1) / pc[:, 2]) if len(pc) else z_hit
 
     def _raycast_faces(self, frame: Frame, want_depth: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Reference backend: (H·W,) int32 face index per pixel (F = no hit) and float32 depth (metres)."""
@@ -205,7 +238,8 @@ class Renderer:
             rgb = np.empty((n if "rgb" in kinds else 0, 3), np.uint8)
             R = np.ascontiguousarray(frame.T_wc[:3, :3], dtype=np.float64)
             K = np.ascontiguousarray(frame.K, dtype=np.float64)
-            shade_pixels(prim, frame.width, K, R, self._normals, self._face_ids, self._face_colors, inst, rgb)
+            norms = self._ray_norms(K, frame.width, frame.height) if "rgb" in kinds else np.empty(0)
+            shade_pixels(prim, frame.width, K, R, norms, self._normals, self._face_ids, self._face_colors, inst, rgb)
             if "instance" in kinds:
                 out["instance"] = inst.reshape(shape)
             if "rgb" in kinds:
