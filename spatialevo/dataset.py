@@ -89,12 +89,15 @@ def score_answer(answer: Any, record: dict[str, Any]) -> float:
         raise SpatialEvoError(f"not a spatialevo QA record ({exc})") from None
 
 
-def reward_fn(completions: Sequence[Any], **columns: Sequence[Any]) -> list[float]:
+def reward_fn(completions: Sequence[Any], *, answer_format: str = "direct", **columns: Sequence[Any]) -> list[float]:
     """The solver's training reward (format + correctness, :func:`~spatialevo.selfplay.rewards.solver_reward`)
     as a TRL reward function: ``GRPOTrainer(reward_funcs=spatialevo.reward_fn, train_dataset=...)``
     on a dataset folder of ``--format spatialevo`` or ``trl``, whose columns ``answer``,
     ``answer_kind``, ``unit``, ``options`` and ``reason`` arrive as keyword arguments.
-    ``completions`` are texts or conversations (the last message's content is read)."""
+    ``completions`` are texts or conversations (the last message's content is read).
+    ``answer_format``: the format the dataset's prompts ask for (``"reasoning"`` for a folder
+    generated with ``round.answer_format: reasoning``: ``functools.partial(reward_fn,
+    answer_format="reasoning")``)."""
     missing = [k for k in ("answer", "answer_kind") if k not in columns]
     if missing:
         raise SpatialEvoError(f"reward_fn needs the columns answer and answer_kind of a spatialevo dataset folder; missing {missing}")
@@ -102,7 +105,7 @@ def reward_fn(completions: Sequence[Any], **columns: Sequence[Any]) -> list[floa
     for i, c in enumerate(completions):
         text = c[-1].get("content", "") if isinstance(c, list) and c and isinstance(c[-1], dict) else c
         rec = {k: columns[k][i] for k in ("answer", "answer_kind", "unit", "options", "reason") if columns.get(k) is not None}
-        out.append(solver_reward_of(text, **_judged(rec))[0])
+        out.append(solver_reward_of(text, **_judged(rec), answer_format=answer_format)[0])
     return out
 
 

@@ -278,7 +278,7 @@ class SpatialEvoEnv(gym.Env):
             st["turn"] = solver
             sinfo = {"question_text": solver.question_text, "ground_truth": solver.ground_truth, "prompt": solver.prompt}
             return self._obs(solver), reward, False, False, {**info, **sinfo}
-        reward, parts, err = solver_reward(action, turn.verdict)
+        reward, parts, err = solver_reward(action, turn.verdict, self.round.config.answer_format)
         st["done"] = True
         info = {**base, "reward_parts": parts, "error": err, "question": turn.question, "verdict": turn.verdict,
                 "ground_truth": turn.ground_truth}

@@ -55,9 +55,13 @@ def run_manifest(cfg: GenerateConfig, names: Sequence[str], content: Sequence[st
 
 
 def _round_manifest(rc: RoundConfig) -> dict[str, Any]:
-    """The round options that change records (evidence, judgement, images)."""
+    """The round options that change records (evidence, judgement, images, the solver prompt's
+    answer format: kept only when not ``direct``, so folders written before it resume)."""
     keys = ("clip_frames", "min_visible", "min_pixels", "max_pixels", "counting_min", "sample_tries", "labels", "label_map")
-    return {k: getattr(rc, k) for k in keys}
+    out = {k: getattr(rc, k) for k in keys}
+    if rc.answer_format != "direct":
+        out["answer_format"] = rc.answer_format
+    return out
 
 
 def check_config(cfg: GenerateConfig) -> None:

@@ -37,6 +37,18 @@ def gen(out: Path, *extra: str, scenes: str = "bundled", check: bool = True) -> 
     return res
 
 
+def start_ray_run(out: Path, parts: int, **popen: object) -> subprocess.Popen:
+    """A ``--backend ray`` run into ``out`` on the test cluster, returned once ``parts`` parts exist
+    (or it ended)."""
+    cmd = [sys.executable, "-m", "spatialevo.cli.main", "generate", "--out", str(out), "--scenes", "bundled", "--quiet", *ARGS,
+           "--backend", "ray", "--ray-address", "auto", "--ray-workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None and len(list((out / "parts").glob("part-*.jsonl"))) < parts:
+        time.sleep(0.01)
+    return proc
+
+
 def tree(out: Path) -> dict[str, bytes]:
     """Every file a run leaves (parts, images, data.jsonl, Parquet, card), by relative path."""
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file() and p.name != ".lock"}
@@ -100,12 +112,7 @@ def cluster(tmp_path_factory):
 def test_ray_killed_and_resumed_equals_local(tmp_path, cluster) -> None:
     local, dist = tmp_path / "local", tmp_path / "ray"
     gen(local)
-    cmd = [sys.executable, "-m", "spatialevo.cli.main", "generate", "--out", str(dist), "--scenes", "bundled", "--quiet", *ARGS,
-           "--backend", "ray", "--ray-address", "auto", "--ray-workers", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None and len(list((dist / "parts").glob("part-*.jsonl"))) < 3:
-        time.sleep(0.01)
+    proc = start_ray_run(dist, 3, start_new_session=True)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     n_parts = len(list((dist / "parts").glob("part-*.jsonl")))
@@ -150,12 +157,7 @@ def test_workers_killed_mid_run_are_replaced(tmp_path, cluster) -> None:
     finished folder equals the local run."""
     local, dist = tmp_path / "local", tmp_path / "ray"
     gen(local)
-    cmd = [sys.executable, "-m", "spatialevo.cli.main", "generate", "--out", str(dist), "--scenes", "bundled", "--quiet", *ARGS,
-           "--backend", "ray", "--ray-address", "auto", "--ray-workers", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None and len(list((dist / "parts").glob("part-*.jsonl"))) < 2:
-        time.sleep(0.01)
+    proc = start_ray_run(dist, 2, text=True)
     killed = subprocess.run(["pkill", "-9", "-f", "ray::Worker"], capture_output=True).returncode == 0
     out, err = proc.communicate(timeout=600)
     assert killed, "no Ray worker process was found to kill"

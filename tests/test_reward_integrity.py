@@ -234,6 +234,39 @@ def test_reward_integrity_on_arbitrary_text(text: str, task: str) -> None:
     check_integrity(SPECS[task], text)
 
 
+_THINK_HEADS = ("", "<think>2.5 m or left, maybe</think>", " <think>\nnear tie?\n</think>\n", "<think>", "<think><answer>3</answer></think>",
+                "<think>a</think><think>b</think>", "Let me think. <think>x</think>")
+_THINK_TAILS = ("", "", " \n", "<think>x</think>", " I am sure.", "</think>")
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_reasoning_format_never_pays_more_than_direct(task: str) -> None:
+    """answer_format="reasoning" on the adversarial grammar with think blocks around it: a
+    well-formed output is paid exactly what its answer block is paid in the direct format, any
+    other output 0, so the reasoning format never pays more than the direct one, and properties
+    (a)-(d) carry over from the direct format."""
+    spec = SPECS[task]
+    seen: Counter[bool] = Counter()
+
+    @settings(max_examples=40, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(parts=st.tuples(st.sampled_from(_THINK_HEADS), grammar(spec), st.sampled_from(_THINK_TAILS)))
+    def check(parts: tuple[str, str, str]) -> None:
+        text = "".join(parts)
+        verdicts = [spec.valid(g) for g in spec.gts] + [spec.invalid(c) for c in REASON_CODES]
+        formed = None
+        for v in verdicts:
+            reward, got, _ = solver_reward(text, v, "reasoning")
+            direct, want, _ = solver_reward(text, v)
+            formed = got["format"] == 1.0
+            assert reward <= direct + 1e-12, (text, reward, direct)
+            assert (reward, got) == ((direct, want) if formed else (0.0, {"format": 0.0, "score": 0.0})), text
+        seen[formed] += 1
+
+    check()
+    assert seen[True] >= 3 and seen[False] >= 3, (task, dict(seen))
+
+
 # ---------------------------------------------------------------------------- regression cases
 OBJECT_SIZE = SPECS["object_size"]
 DIRS = SPECS["position_cam_cam"]
@@ -362,6 +395,13 @@ PATHOLOGICAL = {
 PATHOLOGICAL["angle_block"] = "<" + " " * (MAX_OUTPUT_CHARS - 2) + ">"
 PATHOLOGICAL["open_spaces"] = "<answer>" + " " * (MAX_OUTPUT_CHARS - 8)
 PATHOLOGICAL["dots_then_digit"] = "1" + "." * (MAX_OUTPUT_CHARS - 2) + "1"
+# the reasoning format's tags (answer_format="reasoning"): repeated, nested, spaced, a huge think block
+PATHOLOGICAL.update({name: _fill(unit) for name, unit in {
+    "thinks": "<think>", "think_closes": "</think>", "think_spaces": "< think ", "think_blocks": "<think>a</think><answer>1</answer>",
+    "think_nested": "<think><answer>", "think_angles": "<think", "think_close_spaces": "</ think  ",
+}.items()})
+PATHOLOGICAL["huge_think"] = "<think>" + _fill("2.5 m or 3 ", MAX_OUTPUT_CHARS - 37) + "</think><answer>2.5</answer>  "
+PATHOLOGICAL["think_then_spaces"] = "<think>a</think><answer>" + " " * (MAX_OUTPUT_CHARS - 24)
 
 
 @pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
@@ -370,12 +410,12 @@ def test_pathological_8kb_output_scores_fast(name: str) -> None:
     assert len(text) == MAX_OUTPUT_CHARS
     for spec in (SPECS["absolute_distance"], SPECS["object_counting"], SPECS["relative_distance"], SPECS["visibility_compare"],
                  SPECS["position_cam_cam"], SPECS["motion_camera"]):
-        for v in (spec.valid(spec.gts[0]), spec.invalid("near_tie")):
+        for v, fmt in itertools.product((spec.valid(spec.gts[0]), spec.invalid("near_tie")), ("direct", "reasoning")):
             best = float("inf")
             for _ in range(3):  # best of three tries: the machine may be busy
                 t0 = time.perf_counter()
-                solver_reward(text, v)
+                solver_reward(text, v, fmt)
                 best = min(best, time.perf_counter() - t0)
                 if best < 0.050:
                     break
-            assert best < 0.050, (name, spec.name, best)
+            assert best < 0.050, (name, spec.name, fmt, best)

@@ -155,6 +155,16 @@ def _answer_vsibench(args: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
     return rep
 
 
+def checkpoint_folder(model: str) -> Path:
+    """The local checkpoint folder ``model``: a full model (``config.json``) or a LoRA run's adapter
+    (``adapter_config.json``: transformers loads its base model, named in it, with peft)."""
+    path = Path(model).expanduser()
+    if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
+        raise SpatialEvoError(f"model checkpoint not found: {path} (a local folder with config.json, or a LoRA adapter's "
+                              "adapter_config.json)")
+    return path
+
+
 def _local_answerer(args: Any) -> Any:
     """``answer(items)`` of a local transformers checkpoint (greedy, ``--batch`` at a time)."""
     from transformers import AutoModelForImageTextToText
@@ -162,9 +172,7 @@ def _local_answerer(args: Any) -> Any:
     from spatialevo.train.processor import load_processor
     from spatialevo.train.solver import answer
 
-    path = Path(args.model).expanduser()
-    if not (path / "config.json").is_file():
-        raise SpatialEvoError(f"model checkpoint not found: {path} (a local folder with config.json)")
+    path = checkpoint_folder(args.model)
     model, processor = AutoModelForImageTextToText.from_pretrained(str(path)), load_processor(str(path))
     model.eval()
 
@@ -185,9 +193,7 @@ def _run(args: Any) -> int:
 
     from spatialevo.train.processor import load_processor
 
-    path = Path(args.model).expanduser()
-    if not (path / "config.json").is_file():
-        raise SpatialEvoError(f"model checkpoint not found: {path} (a local folder with config.json)")
+    path = checkpoint_folder(args.model)
     if args.data:
         records = read_records(args.data)
     else:

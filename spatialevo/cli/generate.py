@@ -49,6 +49,9 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--clip-frames", type=int, default=16, help="frames shown with a scene task's question, uniform over the trajectory (default 16)")
     g.add_argument("--max-pixels", type=int, default=224 * 224, help="pixel budget of each written image, aspect kept (default 50176 = 224x224)")
     g.add_argument("--counting-min", type=int, default=2, help="count only labels with at least this many instances (default 2, as VSI-Bench)")
+    g.add_argument("--answer-format", default="direct", choices=("direct", "reasoning"),
+                   help="what the solver prompt asks for: direct (<answer>...</answer>) or reasoning (<think>...</think> "
+                        "then <answer>...</answer>) (default direct)")
     g.add_argument("--merge-only", action="store_true", help="only verify and merge finished parts into data.jsonl")
     g.add_argument("--format", default="spatialevo", choices=FORMATS,
                    help="columns of the Parquet shards in <out>/data: spatialevo (every record field, typed), trl (prompt, images, "
@@ -87,7 +90,7 @@ def _run(args: Any) -> int:
             per_task=args.per_task, seed=args.seed, shard=shard, chunk=args.chunk, images=not args.no_images,
             max_repeat_share=args.max_repeat_share, invalid_share=args.invalid_share,
             round=RoundConfig(clip_frames=args.clip_frames, max_pixels=args.max_pixels, counting_min=args.counting_min,
-                              labels=args.labels, label_map=args.label_map),
+                              labels=args.labels, label_map=args.label_map, answer_format=args.answer_format),
         )
         ray = None
         if args.backend == "ray":

@@ -2,15 +2,20 @@
 
 The questioner writes the structured question as a JSON object, optionally followed or preceded
 by one natural-language sentence; when the sentence parses (:func:`spatialevo.dge.language.parse`)
-its task and labels must agree with the JSON. The solver writes ``<answer>…</answer>``.
+its task and labels must agree with the JSON, in either answer format. The solver writes its answer
+in the round's answer format (:data:`ANSWER_FORMATS`): ``direct``, one ``<answer>…</answer>`` block;
+``reasoning``, one ``<think>…</think>`` block and then one ``<answer>…</answer>`` block
+(:func:`reasoning_answer` reads it).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from spatialevo.dge import TASKS, Question, QuestionFormatError, parse
+from spatialevo.dge.scoring import answer_block
 from spatialevo.safejson import MAX_DEPTH, loads
 from spatialevo.selfplay.evidence import Askable
 
@@ -28,6 +33,10 @@ PRINTABLE = frozenset(PRINTABLE_CHARS)
 MAX_OUTPUT_CHARS = 8192
 
 ROLE_QUESTIONER, ROLE_SOLVER = 0, 1
+#: the solver's answer formats (``RoundConfig.answer_format``): ``direct`` (the default) asks for one
+#: ``<answer>…</answer>`` block; ``reasoning`` for one non-empty ``<think>…</think>`` block, then one
+#: ``<answer>…</answer>`` block and nothing after it. The questioner's format is the same in both.
+ANSWER_FORMATS = ("direct", "reasoning")
 
 
 def sanitize(text: str, max_length: int) -> str:
@@ -74,14 +83,57 @@ def chat(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 
 
-def solver_prompt(question_text: str, n_images: int) -> str:
-    """Instructions for the solver: the question and the answer format."""
-    return (
-        "Role: solver. Answer the spatial question about the scene shown in "
-        f"{n_images} image(s).\nQuestion: {question_text}\n"
-        "Reply with the answer inside <answer></answer>. If the question cannot be answered exactly, "
-        "answer with the reason code (e.g. <answer>ambiguous_label</answer>)."
-    )
+def solver_prompt(question_text: str, n_images: int, answer_format: str = "direct") -> str:
+    """Instructions for the solver: the question and the answer format (:data:`ANSWER_FORMATS`)."""
+    head = f"Role: solver. Answer the spatial question about the scene shown in {n_images} image(s).\nQuestion: {question_text}\n"
+    if answer_format == "direct":
+        return head + ("Reply with the answer inside <answer></answer>. If the question cannot be answered exactly, "
+                       "answer with the reason code (e.g. <answer>ambiguous_label</answer>).")
+    if answer_format == "reasoning":
+        return head + ("First think step by step inside <think></think>, then reply with the answer inside <answer></answer>: "
+                       "one <think>...</think> block, then one <answer>...</answer> block, and nothing after it. "
+                       "If the question cannot be answered exactly, answer with the reason code "
+                       "(e.g. <think>...</think><answer>ambiguous_label</answer>).")
+    raise ValueError(f"answer_format must be one of {ANSWER_FORMATS}, got {answer_format!r}")
+
+
+_TAGS = {  # the four tags of the reasoning format, lenient about spaces and case like the answer block's
+    "think": re.compile(r"<\s*think\s*>", re.I), "/think": re.compile(r"<\s*/\s*think\s*>", re.I),
+    "answer": re.compile(r"<\s*answer\s*>", re.I), "/answer": re.compile(r"<\s*/\s*answer\s*>", re.I),
+}
+
+
+def reasoning_answer(text: str) -> tuple[str | None, str]:
+    """``(answer block, "")`` of a well-formed ``reasoning`` output, else ``(None, why not)``.
+
+    Well formed: exactly one of each of ``<think>``, ``</think>``, ``<answer>``, ``</answer>`` in the
+    whole text, in that order; only whitespace before ``<think>``, between ``</think>`` and
+    ``<answer>`` and after ``</answer>``; a think block and an answer block that are not empty
+    (the answer block read as :func:`spatialevo.dge.scoring.answer_block` reads it). So an answer
+    inside the think block, a second answer, a missing or trailing think block, an unclosed tag
+    or text after the answer are all malformed. The answer block is returned with its tags (the
+    scorer reads it as it reads a direct reply). One scan per tag: linear in ``len(text)``.
+    """
+    found: dict[str, re.Match[str]] = {}
+    for name, rx in _TAGS.items():
+        hits = rx.finditer(text)
+        first, second = next(hits, None), next(hits, None)
+        if first is None:
+            return None, f"no <{name}> tag"
+        if second is not None:
+            return None, f"more than one <{name}> tag"
+        found[name] = first
+    t0, t1, a0, a1 = found["think"], found["/think"], found["answer"], found["/answer"]
+    if not t0.end() <= t1.start() <= t1.end() <= a0.start() <= a0.end() <= a1.start():
+        return None, "the tags are not in the order <think></think><answer></answer>"
+    if text[: t0.start()].strip() or text[t1.end() : a0.start()].strip() or text[a1.end() :].strip():
+        return None, "text outside the <think> and <answer> blocks"
+    if not text[t0.end() : t1.start()].strip():
+        return None, "empty <think></think> block"
+    block = text[a0.start() : a1.end()]
+    if not answer_block(block):
+        return None, "empty <answer></answer> block"
+    return block, ""
 
 
 def answer_reply(answer_text: str) -> str:

@@ -17,7 +17,13 @@ both): for a valid question :func:`~spatialevo.dge.scoring.score` (MRA for numbe
 after normalisation for choices / directions; a reason code scores 0), for an invalid one
 :func:`~spatialevo.dge.scoring.score_reason` (1 when the answer is exactly its reason code, with
 only filler words such as "invalid" beside it; a value scores 0). Negated, hedged or multi-answer
-outputs score 0.
+outputs score 0. That is the ``direct`` answer format. In the ``reasoning`` format
+(``RoundConfig.answer_format``) the output must be exactly one non-empty ``<think>…</think>`` block
+followed by one non-empty ``<answer>…</answer>`` block (:func:`spatialevo.selfplay.prompts.reasoning_answer`);
+format = 1 for such an output and the score is read from its answer block only; any other output
+(no think block, an answer inside the think block, two answers, text after the answer, …) gets
+format 0 *and* score 0: its structure does not say which answer it commits to, and the think block
+(free text, hedges allowed) is never scored.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from typing import Any
 
 from spatialevo.dge import Question, Verdict
 from spatialevo.dge.scoring import answer_block, score, score_reason
-from spatialevo.selfplay.prompts import MAX_OUTPUT_CHARS
+from spatialevo.selfplay.prompts import ANSWER_FORMATS, MAX_OUTPUT_CHARS, reasoning_answer
 
 #: the questioner reward's parts and weights: reward = novelty × Σ weight · part (SPEC §6). A new
 #: part is one entry here plus its value in :func:`questioner_parts`; the env, the trainer's reward
@@ -101,20 +107,30 @@ class QuestionerReward:
         self._seen = OrderedDict((tuple(k), None) for k in state["seen"])
 
 
-def solver_reward(output: Any, verdict: Verdict) -> tuple[float, dict[str, float], str]:
+def solver_reward(output: Any, verdict: Verdict, answer_format: str = "direct") -> tuple[float, dict[str, float], str]:
     """``(reward, parts, error)`` of a solver output against the question's verdict (module docstring):
-    format needs a complete ``<answer>…</answer>`` block with non-empty content."""
+    ``direct``: format needs a complete ``<answer>…</answer>`` block with non-empty content;
+    ``reasoning``: one ``<think>…</think>`` block then one ``<answer>…</answer>`` block, else 0."""
     return solver_reward_of(output, valid=verdict.valid, kind=verdict.answer_kind, gt=verdict.answer, unit=verdict.unit,
-                            options=verdict.options, reason=verdict.reason.value if verdict.reason is not None else "")
+                            options=verdict.options, reason=verdict.reason.value if verdict.reason is not None else "",
+                            answer_format=answer_format)
 
 
 def solver_reward_of(output: Any, *, valid: bool, kind: str, gt: Any, unit: str | None = None, options: Sequence[str] | None = None,
-                     reason: str = "") -> tuple[float, dict[str, float], str]:
+                     reason: str = "", answer_format: str = "direct") -> tuple[float, dict[str, float], str]:
     """:func:`solver_reward` from the verdict's fields (as a QA record holds them)."""
+    if answer_format not in ANSWER_FORMATS:
+        raise ValueError(f"answer_format must be one of {ANSWER_FORMATS}, got {answer_format!r}")
     if not isinstance(output, str):
         return 0.0, {"format": 0.0, "score": 0.0}, f"the answer must be text, got {type(output).__name__}"
     if len(output) > MAX_OUTPUT_CHARS:
         return 0.0, {"format": 0.0, "score": 0.0}, f"the answer is {len(output)} characters long (limit {MAX_OUTPUT_CHARS})"
+    if answer_format == "reasoning":
+        answer, err = reasoning_answer(output)
+        if answer is None:
+            return 0.0, {"format": 0.0, "score": 0.0}, err
+        s = answer_score(answer, valid=valid, kind=kind, gt=gt, unit=unit, options=options, reason=reason)
+        return W_SOLVER_FORMAT + W_SOLVER_SCORE * s, {"format": 1.0, "score": s}, ""
     block = answer_block(output)
     fmt = 1.0 if block else 0.0
     err = "" if fmt else ("empty <answer></answer> block" if block == "" else "no <answer>...</answer> block")

@@ -36,7 +36,7 @@ from spatialevo.scene.model import Scene
 from spatialevo.selfplay.cache import SceneCache
 from spatialevo.selfplay.evidence import CLIP_FRAMES, Askable, askable_labels, evidence_frames
 from spatialevo.selfplay.images import FACTOR, MAX_PIXELS, MIN_PIXELS
-from spatialevo.selfplay.prompts import questioner_prompt, read_question, solver_prompt
+from spatialevo.selfplay.prompts import ANSWER_FORMATS, questioner_prompt, read_question, solver_prompt
 from spatialevo.selfplay.sources import DEFAULT_CACHE, SceneSource, make_source
 
 ROLES = ("questioner", "solver")
@@ -72,6 +72,11 @@ class RoundConfig:
             ``scannet200``, ``vsibench``; ``None``: as stored); objects outside it are never asked
             about (:mod:`spatialevo.scene.labels`).
         label_map: ScanNet's ``scannetv2-labels.combined.tsv`` (default: found next to each scan).
+        answer_format: the solver's answer format (:data:`~spatialevo.selfplay.prompts.ANSWER_FORMATS`):
+            ``direct`` (default: one ``<answer>…</answer>`` block) or ``reasoning`` (one
+            ``<think>…</think>`` block, then one ``<answer>…</answer>`` block). It sets the solver
+            prompt of every turn (env, dataset records, training) and which format the solver reward
+            checks (:func:`~spatialevo.selfplay.rewards.solver_reward`); the questioner's is unchanged.
     """
 
     clip_frames: int = CLIP_FRAMES
@@ -86,6 +91,7 @@ class RoundConfig:
     sample_tries: int = 2000
     labels: str | None = None
     label_map: str | None = None
+    answer_format: str = "direct"
 
     def __post_init__(self) -> None:
         from spatialevo.scene.labels import VOCABULARIES
@@ -94,6 +100,8 @@ class RoundConfig:
             raise SpatialEvoError(f"round.labels must be one of {', '.join(VOCABULARIES)}, got {self.labels!r}")
         if self.label_map is not None and (not isinstance(self.label_map, str) or not self.label_map.strip()):
             raise SpatialEvoError(f"round.label_map must be the path of ScanNet's label table, got {self.label_map!r}")
+        if self.answer_format not in ANSWER_FORMATS:
+            raise SpatialEvoError(f"round.answer_format must be one of {', '.join(ANSWER_FORMATS)}, got {self.answer_format!r}")
         checks = [
             ("clip_frames", 1 <= self.clip_frames <= 256, "between 1 and 256"),
             ("min_visible", 0.0 < self.min_visible <= 1.0, "in (0, 1]"),
@@ -331,7 +339,7 @@ class Round:
         text = self.text(name, question) if known else question.to_json()
         scene = self.scene(name)
         pictures = [f for f in shown if f in self.dge(name).index.frames]  # a frame the scene lacks: frame_missing, no image
-        return Turn("solver", name, scene.scene_id, question.task, shown, solver_prompt(text, len(shown)),
+        return Turn("solver", name, scene.scene_id, question.task, shown, solver_prompt(text, len(shown), self.config.answer_format),
                     question, text, verdict, self.images(name, pictures, box) if images else (), kind)
 
     def sampled_solver_turn(self, name: str, task: str, rng: np.random.Generator, *, invalid: bool = False, images: bool = True,

@@ -3,7 +3,7 @@ run is recognised on resume, and what a rerun of a finished run does.
 
 A checkpoint ``checkpoint-N`` is complete when it holds :data:`STATE_FILE` (written last): the
 stream (position, buffer, curriculum), the novelty memory and the run's identity (seed, scenes,
-roles, model). A resume with another identity is refused (:func:`check_resume`); a rerun of a run
+roles, model, LoRA shape). A resume with another identity is refused (:func:`check_resume`); a rerun of a run
 whose newest checkpoint is at ``max_steps`` trains nothing (:func:`finished_run`); an extended run
 continues the learning-rate schedule (:func:`continue_lr_schedule`).
 """
@@ -22,7 +22,7 @@ from spatialevo.train.config import EvolveConfig
 STATE_FILE = "spatialevo_state.json"
 POSE_HEAD_FILE = "pose_head.pt"
 TRAINING_ONLY = {"optimizer.pt", "scheduler.pt", "scaler.pt", "trainer_state.json", STATE_FILE, POSE_HEAD_FILE, "latest", "zero_to_fp32.py"}
-IDENTITY_KEYS = ("seed", "scenes", "roles", "model")  #: what a resumed run must share with its checkpoint
+IDENTITY_KEYS = ("seed", "scenes", "roles", "model", "peft")  #: what a resumed run must share with its checkpoint
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -78,9 +78,13 @@ def _identity_value(value: str) -> str:
 
 
 def run_identity(cfg: EvolveConfig) -> dict[str, Any]:
-    """What makes a run the same run on resume: seed, scenes, roles and model (kept in each checkpoint)."""
+    """What makes a run the same run on resume: seed, scenes, roles, model and the LoRA adapter's
+    shape (``peft``: rank, alpha, targets, ``freeze_vision``; ``None`` for full fine-tuning; the
+    dropout may change) — kept in each checkpoint."""
+    lora = cfg.lora_settings()
+    shape = None if lora is None else {k: v for k, v in lora.items() if k != "lora_dropout"}
     return {"seed": int(cfg.seed), "scenes": _identity_value(str(cfg.scenes)), "roles": list(cfg.roles),
-            "model": _identity_value(str(cfg.model))}
+            "model": _identity_value(str(cfg.model)), "peft": shape}
 
 
 def check_resume(cfg: EvolveConfig, checkpoint: str) -> None:
@@ -88,7 +92,7 @@ def check_resume(cfg: EvolveConfig, checkpoint: str) -> None:
     identity was recorded are accepted).
 
     Raises:
-        SpatialEvoError: the seed, scenes, roles or model differ (each difference named).
+        SpatialEvoError: the seed, scenes, roles, model or LoRA shape differ (each difference named).
     """
     saved = read_json(Path(checkpoint) / STATE_FILE).get("run")
     if saved is None:
@@ -121,8 +125,10 @@ def last_checkpoint(output_dir: str | Path) -> str | None:
 
 
 def has_model(folder: Path) -> bool:
-    """A complete saved model: its config and its weights."""
+    """A complete saved model: its config and its weights, or a LoRA adapter (``peft:``) and its config."""
     weights = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+    if (folder / "adapter_config.json").is_file():
+        return any((folder / w).is_file() for w in ("adapter_model.safetensors", "adapter_model.bin"))
     return (folder / "config.json").is_file() and any((folder / w).is_file() for w in weights)
 
 

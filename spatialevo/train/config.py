@@ -4,6 +4,19 @@ Top-level keys (all optional except ``output_dir``):
 
 ``model``        ``"tiny"`` (a tiny random Qwen2.5-VL built offline, for smoke tests) or the path
                  of a local transformers VLM checkpoint (Qwen2.5-VL family by default).
+``model_dtype``  the dtype the policy's weights are loaded in (the tiny model too): ``auto``
+                 (default: ``bfloat16`` when CUDA is available, ``float32`` on CPU), ``bfloat16``,
+                 ``float16`` (only with ``peft:``; full fine-tuning of float16 weights fails in the
+                 fp16 grad scaler) or ``float32``. Not under ``grpo: model_init_kwargs``.
+``peft``         LoRA adapters instead of full fine-tuning (absent or ``null``: full fine-tuning;
+                 ``{}``: the defaults): ``{r: 16, lora_alpha: 32, lora_dropout: 0.05,
+                 target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj],
+                 freeze_vision: true}``. The default targets are the language model's attention
+                 (q/k/v/o) and MLP (gate/up/down) projections. ``freeze_vision: true`` keeps every
+                 adapter out of the vision tower (``visual.*``: it stays frozen); ``false`` also
+                 puts adapters on the vision blocks' attention (``qkv``, ``attn.proj``) and on
+                 the target names there (the vision MLPs' gate/up/down projections). Checkpoints
+                 and ``final/`` then hold the adapter (``adapter_model.safetensors``) only.
 ``scenes``       ``"bundled"``, ``"synthetic"`` or a folder of scenes (any layout).
 ``output_dir``   checkpoints, logs and the final model.
 ``seed``         run seed (rows, sampling, initialisation).
@@ -11,8 +24,10 @@ Top-level keys (all optional except ``output_dir``):
 ``round``        how each role is shown a question (:class:`spatialevo.selfplay.RoundConfig`):
                  ``{clip_frames: 16, min_visible: 0.05, min_pixels: 3136, max_pixels: 50176,
                  invalid_rate: 0.1, counting_min: 2, trivial_weight: 0.5, max_question_age: 1,
-                 cache: 32}`` — a scene task's clip of frames, the per-image pixel budget
-                 (aspect kept), the share of invalid questions the solver sees, …
+                 cache: 32, answer_format: direct}`` — a scene task's clip of frames, the per-image
+                 pixel budget (aspect kept), the share of invalid questions the solver sees, the
+                 solver's answer format (``direct``: ``<answer>…</answer>``; ``reasoning``:
+                 ``<think>…</think><answer>…</answer>``, both blocks checked by the format reward), …
 ``advantage``    ``"grpo"`` (sum the rewards, then normalise per group) or ``"gdpo"`` (normalise
                  each reward per group, then sum: decoupled, for the questioner's multi-part reward).
 ``scheduler``    ``{kind: adaptive|uniform, temperature, floor, momentum}``.
@@ -31,7 +46,12 @@ Top-level keys (all optional except ``output_dir``):
                  learning rate, ``save_steps``, ``report_to``, ``deepspeed``, vLLM options, …).
                  Checked when the config is read: an unknown key is named with the closest
                  valid ones, and a number or flag field given another type (e.g. ``"2"`` or
-                 ``1e-3``, which YAML reads as a string) is refused.
+                 ``1e-3``, which YAML reads as a string) is refused. spatialevo's defaults (a key
+                 given here wins): ``save_total_limit: 2`` (older checkpoints are deleted; with 2
+                 or more, a run killed while saving keeps a complete one; ``null`` keeps all),
+                 ``save_steps: 50``, ``logging_steps: 1``, ``bf16`` on CUDA (``fp16`` with
+                 ``model_dtype: float16``), TensorBoard (+ W&B when installed).
+                 ``gradient_checkpointing`` (TRL's default: on) works with ``peft:``.
 """
 
 from __future__ import annotations
@@ -50,6 +70,11 @@ from spatialevo.errors import SpatialEvoError
 from spatialevo.selfplay import RoundConfig
 
 ADVANTAGES = ("grpo", "gdpo")
+DTYPES = ("auto", "bfloat16", "float16", "float32")  #: choices of ``model_dtype``
+#: ``peft:`` defaults: LoRA on the language model's attention and MLP projections
+PEFT_DEFAULTS: dict[str, Any] = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05,
+                                 "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+                                 "freeze_vision": True}
 
 
 @dataclass
@@ -58,6 +83,8 @@ class EvolveConfig:
 
     output_dir: str
     model: str = "tiny"
+    model_dtype: str = "auto"
+    peft: dict[str, Any] | None = None
     scenes: str = "bundled"
     seed: int = 0
     max_steps: int = 100
@@ -86,6 +113,7 @@ class EvolveConfig:
         if not isinstance(self.grpo, dict) or not isinstance(self.scheduler, dict):
             raise SpatialEvoError("grpo and scheduler must be mappings")
         check_grpo(self.grpo)
+        self.check_memory_options()
         inf = self.informativeness
         if not isinstance(inf, dict) or set(inf) - {"weight", "generations", "max_new_tokens"}:
             raise SpatialEvoError(f"informativeness takes weight, generations, max_new_tokens; got {inf!r}")
@@ -97,6 +125,35 @@ class EvolveConfig:
                 raise SpatialEvoError(f"pose_aux takes weight, hidden, penalty, lr; got {self.pose_aux!r}")
             if float(self.pose_aux.get("weight", 0.1)) <= 0:
                 raise SpatialEvoError("pose_aux.weight must be > 0 (remove pose_aux to turn it off)")
+
+    def check_memory_options(self) -> None:
+        """Check ``model_dtype`` and ``peft:`` (before any model is built).
+
+        Raises:
+            SpatialEvoError: one line naming the key: an unknown dtype, an unknown ``peft:`` key (with
+                the closest valid one), a value of the wrong type or range, a dtype under
+                ``grpo: model_init_kwargs``, or ``float16`` without ``peft:``.
+        """
+        if self.model_dtype not in DTYPES:
+            close = difflib.get_close_matches(str(self.model_dtype), DTYPES, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise SpatialEvoError(f"model_dtype must be one of {', '.join(DTYPES)}; got {self.model_dtype!r}{hint}")
+        init = self.grpo.get("model_init_kwargs")
+        if isinstance(init, dict) and {"dtype", "torch_dtype"} & set(init):
+            raise SpatialEvoError("set the load dtype as model_dtype at the top level of the config, not under grpo: model_init_kwargs")
+        if self.peft is not None:
+            check_peft(self.peft)
+        elif self.model_dtype == "float16":
+            raise SpatialEvoError("model_dtype float16 needs peft: (full fine-tuning of float16 weights fails in the fp16 grad scaler); "
+                                  "use bfloat16 or float32")
+
+    def lora_settings(self) -> dict[str, Any] | None:
+        """The ``peft:`` section with the defaults filled in (:data:`PEFT_DEFAULTS`); ``None``: full fine-tuning."""
+        if self.peft is None:
+            return None
+        out = {**PEFT_DEFAULTS, **self.peft}
+        out["target_modules"] = [out["target_modules"]] if isinstance(out["target_modules"], str) else list(out["target_modules"])
+        return out
 
     def round_config(self) -> RoundConfig:
         """The :class:`~spatialevo.selfplay.RoundConfig` of the ``round:`` section."""
@@ -114,6 +171,33 @@ class EvolveConfig:
         if not (path / "config.json").is_file():
             raise SpatialEvoError(f"model checkpoint not found: {self.model} (a local folder with config.json; nothing is downloaded)")
         return path
+
+
+def check_peft(peft: Any) -> None:
+    """Check a ``peft:`` section (keys of :data:`PEFT_DEFAULTS`).
+
+    Raises:
+        SpatialEvoError: not a mapping, an unknown key (named with the closest valid one and the
+            valid keys), or a value of the wrong type or range (named).
+    """
+    if not isinstance(peft, dict):
+        raise SpatialEvoError(f"peft must be a mapping (peft: {{}} for the defaults {PEFT_DEFAULTS}), got {peft!r}")
+    for key, value in peft.items():
+        if key not in PEFT_DEFAULTS:
+            close = difflib.get_close_matches(str(key), PEFT_DEFAULTS, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise SpatialEvoError(f"peft: unknown key {key!r}; {hint}valid keys: {', '.join(PEFT_DEFAULTS)}")
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        problem = {
+            "r": None if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else "an integer >= 1",
+            "lora_alpha": None if number and value > 0 else "a number > 0",
+            "lora_dropout": None if number and 0 <= value < 1 else "a number in [0, 1)",
+            "target_modules": None if (isinstance(value, str) and value) or (isinstance(value, list) and value and all(
+                isinstance(m, str) and m for m in value)) else "a non-empty list of module names",
+            "freeze_vision": None if isinstance(value, bool) else "true/false",
+        }[key]
+        if problem:
+            raise SpatialEvoError(f"peft.{key}: expected {problem}, got {type(value).__name__} {value!r}")
 
 
 _SIMPLE = (bool, int, float, type(None))  #: field types whose values check_grpo verifies

@@ -105,7 +105,7 @@ def evaluate_policy(model: Any, processor: Any, records: Sequence[dict[str, Any]
         answers = [a[0] for a in answer(model, processor, [t.prompt for t in turns], [pil_images(t.images) for t in turns],
                                         max_new_tokens=max_new_tokens)]
         for turn, ans in zip(turns, answers):
-            _, parts, _ = solver_reward(ans, turn.verdict)
+            _, parts, _ = solver_reward(ans, turn.verdict, rnd.config.answer_format)
             per_task[turn.task].append((parts["score"], parts["format"]))
         if bar is not None:
             bar.update(len(turns))

@@ -7,6 +7,11 @@ DGE rewards (:mod:`spatialevo.train.rewards`, the reward functions); the trainer
 (:mod:`spatialevo.train.trainer`) end each step and save / restore the curriculum and stream state
 with every checkpoint. Multi-GPU and multi-node runs use accelerate (DDP, DeepSpeed ZeRO-3, FSDP) through
 ``accelerate launch`` with the same config; vLLM generation is a ``grpo:`` option of TRL.
+
+Memory options (:mod:`spatialevo.train.config`): the load dtype (``model_dtype``, through
+``GRPOConfig.model_init_kwargs``), LoRA (``peft:``, through ``GRPOTrainer``'s ``peft_config``:
+:func:`lora_config`), gradient checkpointing and ``save_total_limit`` (``grpo:`` keys; the latter
+defaults to 2 here).
 """
 
 from __future__ import annotations
@@ -97,7 +102,8 @@ def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
         EvolveTrainer.pose_head, EvolveTrainer.pose_cfg = head, dict(cfg.pose_aux)
         EvolveTrainer.pose_scene = {s: k for k, s in enumerate(stream.usable)}
     callback = StateCallback(stream, rewards, resume, head, run_identity(cfg))
-    trainer = EvolveTrainer(model=path, reward_funcs=funcs, args=args, train_dataset=ds, processing_class=processor, callbacks=[callback])
+    trainer = EvolveTrainer(model=path, reward_funcs=funcs, args=args, train_dataset=ds, processing_class=processor, callbacks=[callback],
+                            peft_config=lora_config(cfg))
     if head is not None:
         if getattr(trainer, "is_deepspeed_enabled", False):
             raise SpatialEvoError("pose_aux does not work with DeepSpeed yet (use DDP or a single process, or remove pose_aux)")
@@ -105,6 +111,43 @@ def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
     rewards.solve = _solver_group(trainer, processor, stream, int(cfg.informativeness.get("generations", 4)),
                                   int(cfg.informativeness.get("max_new_tokens", 64)))
     return trainer, stream, rewards, resume
+
+
+def load_dtype(cfg: EvolveConfig) -> str:
+    """The dtype the policy is loaded in: ``cfg.model_dtype``, ``auto`` resolved to ``bfloat16`` when
+    CUDA is available and ``float32`` otherwise."""
+    import torch
+
+    if cfg.model_dtype != "auto":
+        return cfg.model_dtype
+    return "bfloat16" if torch.cuda.is_available() else "float32"
+
+
+#: module names that put LoRA adapters on Qwen2.5-VL's vision blocks' attention (``peft.freeze_vision: false``)
+VISION_TARGETS = ("qkv", "attn.proj")
+#: every module of the vision tower (``model.visual.*``), kept adapter-free with ``peft.freeze_vision: true``
+VISION_MODULES = r"(.*\.)?visual(\..*)?"
+
+
+def lora_config(cfg: EvolveConfig) -> Any:
+    """The ``peft.LoraConfig`` of the ``peft:`` section (``None``: full fine-tuning).
+
+    The adapters go on every module named in ``target_modules`` (a name matches a module whose
+    dotted path ends with it); with ``freeze_vision`` none goes into the vision tower (its weights
+    stay frozen, as every base weight of a LoRA run), else the vision blocks' attention
+    (:data:`VISION_TARGETS`) gets adapters too. Adapters start as a no-op (``B = 0``).
+    """
+    lora = cfg.lora_settings()
+    if lora is None:
+        return None
+    from peft import LoraConfig
+
+    targets = list(lora["target_modules"])
+    if not lora["freeze_vision"]:
+        targets += [t for t in VISION_TARGETS if t not in targets]
+    return LoraConfig(r=int(lora["r"]), lora_alpha=float(lora["lora_alpha"]), lora_dropout=float(lora["lora_dropout"]),
+                      target_modules=targets, exclude_modules=VISION_MODULES if lora["freeze_vision"] else None,
+                      task_type="CAUSAL_LM")
 
 
 def grpo_args(cfg: EvolveConfig) -> Any:
@@ -123,9 +166,11 @@ def grpo_args(cfg: EvolveConfig) -> Any:
 
     check_grpo(cfg.grpo)  # again: callers may have changed cfg.grpo after loading
     report = ["tensorboard"] + (["wandb"] if importlib.util.find_spec("wandb") is not None else [])  # W&B when installed
-    grpo = {"use_cpu": not torch.cuda.is_available(), "bf16": torch.cuda.is_available(), "report_to": report,
-            "logging_steps": 1, "save_strategy": "steps", "save_steps": 50, "shuffle_dataset": False,
+    cuda, dtype = torch.cuda.is_available(), load_dtype(cfg)
+    grpo = {"use_cpu": not cuda, "bf16": cuda and dtype != "float16", "fp16": cuda and dtype == "float16", "report_to": report,
+            "logging_steps": 1, "save_strategy": "steps", "save_steps": 50, "save_total_limit": 2, "shuffle_dataset": False,
             "ignore_data_skip": True, "remove_unused_columns": False, **cfg.grpo}
+    grpo["model_init_kwargs"] = {**(grpo.get("model_init_kwargs") or {}), "dtype": dtype}
     agg = "normalize_then_sum" if cfg.advantage == "gdpo" else "sum_then_normalize"
     try:
         return GRPOConfig(output_dir=cfg.output_dir, max_steps=int(cfg.max_steps), seed=int(cfg.seed),

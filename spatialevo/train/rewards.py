@@ -19,6 +19,8 @@ scheduler. Metrics (per-task solver accuracy, the share of invalid questions the
 age of the questioner's questions it answered, questioner reward parts) are logged through TRL's
 ``log_metric``.
 
+The solver reward is ``0.1·format + 0.9·score`` in the round's answer format (``direct``: an
+``<answer>`` block; ``reasoning``: one ``<think>`` block then one ``<answer>`` block, else 0).
 The questioner reward is the environment's, ``novelty × (0.2·format + 0.5·valid + 0.3·match)``,
 plus, when ``informativeness_weight > 0``, ``weight × novelty × informativeness`` (SPEC §6). For
 informativeness, a solver group answers each valid on-task question right away: the current
@@ -167,14 +169,18 @@ class SelfPlayRewards:
             return
         items: list[tuple[str, Question, tuple[str, ...]] | None] = [(s, q, f) for _, s, q, f in asked] + [None] * (n_max - len(asked))
         answers = self.solve(items)
+        fmt = self.round.config.answer_format  # the group answered the round's solver prompt, in this format
         for (pos, s, q, f), group in zip(asked, answers):
             v = self.round.judge(s, q, f)  # the verdict of this step, computed once
-            parts_all[pos]["informativeness"] = informativeness([solver_reward(a, v)[1]["score"] for a in group])
+            parts_all[pos]["informativeness"] = informativeness([solver_reward(a, v, fmt)[1]["score"] for a in group])
 
     # -- solver -----------------------------------------------------------------------------------
     def solver_reward(self, prompts: Sequence[Any], completions: Sequence[Any], role: Sequence[str], scene: Sequence[str],
                       task: Sequence[str], question: Sequence[str], frames: Sequence[str], log_metric: Callable | None = None,
                       kind: Sequence[str] | None = None, age: Sequence[int] | None = None, **_: Any) -> list[float | None]:
+        """The solver reward of every solver row (``None`` for questioner rows): format + score in the
+        round's answer format (``round.answer_format``: ``direct`` or ``reasoning``, the format the
+        rows' prompts asked for; :func:`~spatialevo.selfplay.rewards.solver_reward`)."""
         t0 = time.perf_counter()
         out: list[float | None] = []
         scores: list[tuple[str, float]] = []
@@ -187,7 +193,7 @@ class SelfPlayRewards:
                 continue
             q = Question.from_json(qjson)
             v = self.round.judge(str(s), q, tuple(json.loads(f)))  # once per question and step, shared by the group
-            reward, parts, _err = solver_reward(_text(comp), v)
+            reward, parts, _err = solver_reward(_text(comp), v, self.round.config.answer_format)
             out.append(reward)
             fmt.append(parts["format"])
             invalid.append(0.0 if v.valid else 1.0)

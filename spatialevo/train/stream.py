@@ -22,7 +22,7 @@ fetched them (the loader reads one batch ahead), so a question asked in step ``s
 step ``s + 1``. A fixed question set (``questions``) replaces 1–3: the n-th solver row takes
 question n.
 
-Columns: ``prompt`` (chat messages), ``images`` (PIL images at the policy's size), ``role``,
+Columns: ``prompt`` (chat messages; a solver row's asks for the round's ``answer_format``), ``images`` (PIL images at the policy's size), ``role``,
 ``scene`` (the scene's unique name), ``task``, ``frames`` (JSON list of the shown frame ids),
 ``question`` (structured question JSON; empty for questioner rows), ``kind`` (how a solver row's
 question came about: asked / sampled / invalid / given; empty for questioner rows), ``age`` (steps

@@ -28,7 +28,8 @@ class EvolveTrainer(GRPOTrainer):
     transformers' ``Trainer._load_from_checkpoint`` loads ``model.safetensors`` with
     ``strict=False``; the checkpoint holds the legacy Qwen2.5-VL key names, so nothing but the
     LM head would load and training would silently restart from the initial weights. Loading
-    through ``from_pretrained`` applies the key conversion.
+    through ``from_pretrained`` applies the key conversion. A LoRA policy (``peft:``) restores its
+    adapter (``adapter_model.safetensors``) instead, every adapter tensor checked present.
     """
 
     pose_head: Any = None  #: a VisionPoseHead when the auxiliary pose loss is on
@@ -40,6 +41,8 @@ class EvolveTrainer(GRPOTrainer):
         if getattr(self, "is_fsdp_enabled", False):  # sharded FSDP checkpoints: transformers' own path
             return super()._load_from_checkpoint(resume_from_checkpoint, model)
         target = self.accelerator.unwrap_model(self.model if model is None else model)
+        if hasattr(target, "peft_config"):  # a PeftModel: the checkpoint holds the adapter only
+            return load_adapter(target, resume_from_checkpoint)
         loaded = type(target).from_pretrained(resume_from_checkpoint, dtype=target.dtype)
         target.load_state_dict(loaded.state_dict(), strict=True)
         del loaded
@@ -103,6 +106,29 @@ class EvolveTrainer(GRPOTrainer):
         if model.training:  # GRPO's own loss is already divided for gradient accumulation
             aux = aux / self.current_gradient_accumulation_steps
         return loss + float(self.pose_cfg.get("weight", 0.1)) * aux
+
+
+def load_adapter(model: Any, checkpoint: str | Path) -> None:
+    """Load a checkpoint's LoRA adapter into the active adapter of the ``PeftModel`` ``model``.
+
+    Raises:
+        SpatialEvoError: the checkpoint has no adapter (e.g. a full fine-tuning checkpoint), or its
+            adapter tensors do not match the model's (another ``peft:`` setting).
+    """
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    file = Path(checkpoint) / "adapter_model.safetensors"
+    if not file.is_file():
+        raise SpatialEvoError(f"checkpoint {checkpoint} has no adapter_model.safetensors but peft: is on "
+                              "(a full fine-tuning checkpoint?); use the same settings, --no-resume, or another --output-dir")
+    result = set_peft_model_state_dict(model, load_file(str(file)), adapter_name=model.active_adapter)
+    missing = [k for k in result.missing_keys if "lora_" in k]
+    if missing or result.unexpected_keys:
+        bad = (missing or result.unexpected_keys)[0]
+        raise SpatialEvoError(f"checkpoint {checkpoint}: its adapter does not fit the model ({len(missing)} adapter tensors missing, "
+                              f"{len(result.unexpected_keys)} unexpected, e.g. {bad}); use the same peft: settings")
+
 
 class StateCallback(TrainerCallback):
     """Applies each step's curriculum updates (:meth:`SelfPlayRewards.flush`), saves the stream +
