@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 OUT    ?= out/demo
 
-.PHONY: setup demo test test-lmms-eval test-ray lint bench clean
+.PHONY: setup demo test test-lmms-eval test-ray lint bench gpu-bench clean
 LMMS_VENV ?= .venv-lmms-eval
 RAY_VENV  ?= .venv-ray
 
@@ -60,6 +60,14 @@ $(RAY_VENV)/.installed: pyproject.toml
 
 test-ray: $(RAY_VENV)/.installed
 	$(RAY_VENV)/bin/python -m pytest -q -p no:cacheprovider -rs tests/test_ray_backend.py
+
+# GPU step benchmark (benchmarks/gpu_bench.py): Qwen2.5-VL-3B's architecture with random weights, full fine-tuning
+# (float32 + bf16 autocast, and pure bf16) and LoRA at configs/1gpu-3b.yaml's batch, < 8 minutes on one H200, one JSON
+# line per setting (also appended to out/gpu_bench.jsonl). Runs in the GPU machine's own python3 (torch with CUDA,
+# transformers, peft), not in .venv: no trl, datasets, vllm or open3d needed.
+gpu-bench:
+	@mkdir -p out
+	$(PYTHON) benchmarks/gpu_bench.py --json out/gpu_bench.jsonl
 
 lint: setup
 	$(PY) -m ruff check .

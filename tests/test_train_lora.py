@@ -90,10 +90,24 @@ def test_wrong_options_are_one_line_errors_before_any_model(tmp_path, capsys) ->
     assert ok.lora_settings()["r"] == 16 and ok.lora_settings()["target_modules"][-1] == "down_proj"
 
 
+def test_auto_dtype_is_bf16_only_where_adamw_does_not_update_bf16_weights(monkeypatch) -> None:
+    """``model_dtype: auto`` with CUDA: bfloat16 for LoRA and DeepSpeed (float32 adapters / master
+    weights), float32 for plain full fine-tuning (bf16 autocast over it); CPU: float32."""
+    from spatialevo.train.launcher import load_dtype
+
+    full, lora = load_config(CONFIG, output_dir="x"), load_config(CONFIG, output_dir="x", peft=dict(LORA))
+    zero = load_config(CONFIG, output_dir="x")
+    zero.grpo = {**zero.grpo, "deepspeed": "configs/accelerate/zero3.json"}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert (load_dtype(full), load_dtype(lora), load_dtype(zero)) == ("float32", "bfloat16", "bfloat16")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert (load_dtype(full), load_dtype(lora), load_dtype(zero)) == ("float32", "float32", "float32")
+
+
 def test_grpo_defaults_dtype_and_save_total_limit() -> None:
     args = grpo_args(load_config(CONFIG, output_dir="x"))
     assert args.save_total_limit == 2
-    assert args.model_init_kwargs["dtype"] == ("bfloat16" if torch.cuda.is_available() else "float32")  # auto
+    assert args.model_init_kwargs["dtype"] == "float32" or torch.cuda.is_available()  # auto on CPU
     cfg = load_config(CONFIG, output_dir="x", model_dtype="bfloat16")
     cfg.grpo = {**cfg.grpo, "save_total_limit": 5, "model_init_kwargs": {"attn_implementation": "sdpa"}}
     args = grpo_args(cfg)
@@ -215,3 +229,20 @@ def test_eval_reads_a_lora_runs_final_adapter(lora_run, tmp_path) -> None:
             "--max-new-tokens", "4", "--quiet", "--json", str(out)]
     assert main(args) == 0
     assert json.loads(out.read_text())["tasks"]["object_size"]["n"] == 4
+
+
+def test_pure_bf16_weights_lose_small_adamw_updates() -> None:
+    """Why ``model_dtype: auto`` keeps full fine-tuning in float32: with a learning rate of 1e-6,
+    AdamW's steps on bf16 weights of a typical scale (std 0.02) round away for most weights."""
+    gen = torch.Generator().manual_seed(0)
+    w0 = torch.randn(100_000, generator=gen) * 0.02
+    changed = {}
+    for dtype in (torch.bfloat16, torch.float32):
+        w = torch.nn.Parameter(w0.to(dtype).clone())
+        opt = torch.optim.AdamW([w], lr=1e-6, weight_decay=0.0)
+        for _ in range(10):
+            w.grad = torch.randn(w.shape, generator=gen).to(dtype)
+            opt.step()
+        changed[dtype] = float((w.detach() != w0.to(dtype)).float().mean())
+    assert changed[torch.float32] > 0.99
+    assert changed[torch.bfloat16] < 0.2, changed

@@ -5,7 +5,8 @@ Top-level keys (all optional except ``output_dir``):
 ``model``        ``"tiny"`` (a tiny random Qwen2.5-VL built offline, for smoke tests) or the path
                  of a local transformers VLM checkpoint (Qwen2.5-VL family by default).
 ``model_dtype``  the dtype the policy's weights are loaded in (the tiny model too): ``auto``
-                 (default: ``bfloat16`` when CUDA is available, ``float32`` on CPU), ``bfloat16``,
+                 (default: ``bfloat16`` with CUDA for LoRA or DeepSpeed, else ``float32``, trained
+                 under bf16 autocast with CUDA: pure bf16 weights lose small AdamW updates), ``bfloat16``,
                  ``float16`` (only with ``peft:``; full fine-tuning of float16 weights fails in the
                  fp16 grad scaler) or ``float32``. Not under ``grpo: model_init_kwargs``.
 ``peft``         LoRA adapters instead of full fine-tuning (absent or ``null``: full fine-tuning;

@@ -114,13 +114,22 @@ def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
 
 
 def load_dtype(cfg: EvolveConfig) -> str:
-    """The dtype the policy is loaded in: ``cfg.model_dtype``, ``auto`` resolved to ``bfloat16`` when
-    CUDA is available and ``float32`` otherwise."""
+    """The dtype the policy is loaded in: ``cfg.model_dtype``; ``auto``: ``bfloat16`` with CUDA when
+    the bf16 weights are not the ones AdamW updates (LoRA: the base is frozen and the adapters are
+    float32; DeepSpeed: it keeps float32 master weights), else ``float32`` (full fine-tuning on one
+    GPU then runs bf16 autocast over float32 weights: pure bf16 weights lose AdamW updates below
+    their precision; at a learning rate of 1e-6, 98 % of the weights do not move at all,
+    ``tests/test_train_lora.py``)."""
     import torch
 
     if cfg.model_dtype != "auto":
+        if cfg.model_dtype == "bfloat16" and cfg.lora_settings() is None and not cfg.grpo.get("deepspeed"):
+            log.warning("model_dtype bfloat16 with full fine-tuning and no DeepSpeed: AdamW updates smaller than bf16's precision "
+                        "are lost (at small learning rates most of them); model_dtype auto trains float32 weights under bf16 autocast")
         return cfg.model_dtype
-    return "bfloat16" if torch.cuda.is_available() else "float32"
+    if not torch.cuda.is_available():
+        return "float32"
+    return "bfloat16" if cfg.lora_settings() is not None or cfg.grpo.get("deepspeed") else "float32"
 
 
 #: module names that put LoRA adapters on Qwen2.5-VL's vision blocks' attention (``peft.freeze_vision: false``)
