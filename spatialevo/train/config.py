@@ -53,14 +53,18 @@ Top-level keys (all optional except ``output_dir``):
                  ``save_steps: 50``, ``logging_steps: 1``, ``bf16`` on CUDA (``fp16`` with
                  ``model_dtype: float16``), TensorBoard (+ W&B when installed).
                  ``gradient_checkpointing`` (TRL's default: on) works with ``peft:``.
+                 vLLM rollouts (``use_vllm: true``, the ``vllm`` extra) are checked by
+                 :func:`check_vllm`: the mode, the server address, the keys each mode reads.
 """
 
 from __future__ import annotations
 
 import difflib
 import enum
+import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -114,6 +118,7 @@ class EvolveConfig:
         if not isinstance(self.grpo, dict) or not isinstance(self.scheduler, dict):
             raise SpatialEvoError("grpo and scheduler must be mappings")
         check_grpo(self.grpo)
+        check_vllm(self.grpo, self.model)
         self.check_memory_options()
         inf = self.informativeness
         if not isinstance(inf, dict) or set(inf) - {"weight", "generations", "max_new_tokens"}:
@@ -233,6 +238,103 @@ def check_grpo(grpo: dict[str, Any]) -> None:
         problem = _type_problem(known[key], value)
         if problem:
             raise SpatialEvoError(f"grpo.{key}: {problem}")
+
+
+VLLM_MODES = ("colocate", "server")  #: choices of ``grpo.vllm_mode``
+#: ``grpo:`` keys TRL reads only in colocate mode, and the ``trl vllm-serve`` flag that sets each on a server (``None``: none)
+VLLM_COLOCATE_ONLY: dict[str, str | None] = {"vllm_gpu_memory_utilization": "--gpu_memory_utilization",
+                                             "vllm_tensor_parallel_size": "--tensor_parallel_size",
+                                             "vllm_max_model_length": "--max_model_len", "vllm_model_impl": "--vllm_model_impl",
+                                             "vllm_enable_sleep_mode": None}
+#: ``grpo:`` keys TRL reads only in server mode
+VLLM_SERVER_ONLY = ("vllm_server_base_url", "vllm_server_host", "vllm_server_port", "vllm_server_timeout", "vllm_group_port")
+_CHOICES = {"vllm_mode": VLLM_MODES, "vllm_model_impl": ("vllm", "transformers"),
+            "vllm_importance_sampling_mode": ("token_truncate", "token_mask", "sequence_truncate", "sequence_mask")}
+_BASE_URL = re.compile(r"https?://(?P<host>[^\s/:?#]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d+)/?")
+
+
+def check_vllm(grpo: dict[str, Any], model: str) -> None:
+    """Check the ``grpo:`` vLLM options (TRL ignores most mistakes in them silently, or finds them
+    only once the model is loaded). vLLM itself is needed at build time only
+    (:func:`spatialevo.train.launcher.check_packages`), not here.
+
+    Raises:
+        SpatialEvoError: one line: a ``vllm_*`` key without ``use_vllm: true``; an unknown
+            ``vllm_mode`` (with the closest choice); server mode without an address
+            (``vllm_server_base_url: http(s)://HOST:PORT``, or ``vllm_server_host`` and
+            ``vllm_server_port``), with both, with a port outside 1..65535, or with a colocate-only key
+            (naming the ``trl vllm-serve`` flag to use instead); a server-only key in colocate mode;
+            ``vllm_gpu_memory_utilization`` outside (0, 1); ``vllm_tensor_parallel_size`` < 1;
+            ``model: tiny`` (vLLM cannot load its processor).
+    """
+    keys = sorted(str(k) for k in grpo if str(k).startswith("vllm_"))
+    use = grpo.get("use_vllm", False)
+    if not isinstance(use, bool):
+        raise SpatialEvoError(f"grpo.use_vllm: expected true/false, got {type(use).__name__} {use!r}")
+    if not use:
+        if keys:
+            them = "them" if len(keys) > 1 else "it"
+            raise SpatialEvoError(f"grpo: {', '.join(keys)} set without use_vllm: true (TRL then ignores {them}); "
+                                  f"add use_vllm: true or remove {them}")
+        return
+    if model == "tiny":
+        raise SpatialEvoError("grpo.use_vllm does not work with model: tiny: vLLM loads the checkpoint's own processor, and the tiny "
+                              "model has spatialevo's image-only Qwen2.5-VL processor (no video processor), which vLLM cannot load; "
+                              "use a local Qwen2.5-VL checkpoint folder")
+    for key, choices in _CHOICES.items():
+        if key in grpo and (problem := _choice_problem(list(choices), str(grpo[key]))):
+            raise SpatialEvoError(f"grpo.{key}: {problem}")
+    mode = grpo.get("vllm_mode", "colocate")
+    if mode == "server":
+        _check_vllm_server(grpo)
+    else:
+        wrong = [k for k in VLLM_SERVER_ONLY if k in grpo]
+        if wrong:
+            them = "them" if len(wrong) > 1 else "it"
+            raise SpatialEvoError(f"grpo: {', '.join(wrong)} {'apply' if len(wrong) > 1 else 'applies'} only to vllm_mode: server "
+                                  f"(TRL ignores {them} in colocate mode); remove {them} or set vllm_mode: server")
+    _check_number(grpo, "vllm_gpu_memory_utilization", lambda v: 0 < v < 1, "a number in (0, 1): the share of each GPU's memory vLLM takes")
+    _check_number(grpo, "vllm_tensor_parallel_size", lambda v: isinstance(v, int) and v >= 1, "an integer >= 1")
+    if grpo.get("vllm_max_model_length") is not None:
+        _check_number(grpo, "vllm_max_model_length", lambda v: isinstance(v, int) and v > int(grpo.get("max_completion_length") or 256),
+                      "an integer above max_completion_length (it holds the prompt with its image tokens and the completion)")
+
+
+def _check_vllm_server(grpo: dict[str, Any]) -> None:
+    """The server-mode half of :func:`check_vllm`: an address, valid ports, no colocate-only key."""
+    for key, flag in VLLM_COLOCATE_ONLY.items():
+        if key in grpo:
+            where = f"pass {flag} to `trl vllm-serve` instead" if flag else "it has no server equivalent"
+            raise SpatialEvoError(f"grpo.{key} only applies to vllm_mode: colocate (TRL ignores it in server mode); {where}")
+    url = grpo.get("vllm_server_base_url")
+    if url is not None:
+        if "vllm_server_host" in grpo or "vllm_server_port" in grpo:
+            raise SpatialEvoError("grpo: set vllm_server_base_url or vllm_server_host / vllm_server_port, not both "
+                                  "(TRL ignores the host and port when the base URL is set)")
+        match = _BASE_URL.fullmatch(str(url))
+        if match is None:
+            raise SpatialEvoError(f"grpo.vllm_server_base_url: expected http(s)://HOST:PORT (where `trl vllm-serve` listens), got {url!r}")
+        port = int(match["port"])
+    else:
+        host = grpo.get("vllm_server_host")
+        if not isinstance(host, str) or not host.strip() or "/" in host:
+            raise SpatialEvoError("grpo: vllm_mode: server needs the server's address: vllm_server_host: HOST (with vllm_server_port, "
+                                  f"default 8000) or vllm_server_base_url: http://HOST:PORT; got vllm_server_host {host!r}")
+        port = grpo.get("vllm_server_port", 8000)
+    group = grpo.get("vllm_group_port", 51216)  # TRL's default: the NCCL weight-sync group, hosted by training rank 0
+    for key, value in (("vllm_server_port" if url is None else "vllm_server_base_url", port), ("vllm_group_port", group)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+            raise SpatialEvoError(f"grpo.{key}: expected a port in 1..65535, got {value!r}")
+    _check_number(grpo, "vllm_server_timeout", lambda v: v > 0, "a number of seconds > 0")
+
+
+def _check_number(grpo: dict[str, Any], key: str, ok: Callable[[Any], bool], want: str) -> None:
+    """Raise a one-line error when ``grpo[key]`` is given and is not a number that ``ok`` accepts."""
+    if key not in grpo:
+        return
+    value = grpo[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
+        raise SpatialEvoError(f"grpo.{key}: expected {want}, got {value!r}")
 
 
 def _members(tp: Any) -> tuple[Any, ...]:

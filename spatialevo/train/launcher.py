@@ -6,7 +6,11 @@ one self-play round (:class:`spatialevo.selfplay.Round`) serves the row stream
 DGE rewards (:mod:`spatialevo.train.rewards`, the reward functions); the trainer and its callback
 (:mod:`spatialevo.train.trainer`) end each step and save / restore the curriculum and stream state
 with every checkpoint. Multi-GPU and multi-node runs use accelerate (DDP, DeepSpeed ZeRO-3, FSDP) through
-``accelerate launch`` with the same config; vLLM generation is a ``grpo:`` option of TRL.
+``accelerate launch`` with the same config; vLLM generation is a ``grpo:`` option of TRL
+(``use_vllm``, ``vllm_mode: colocate|server``), checked when the config is read
+(:func:`spatialevo.train.config.check_vllm`); the informativeness solver groups then go through the
+same vLLM engine as the rollouts (:func:`vllm_answers`). A config that needs a package that is not
+installed (vLLM, DeepSpeed) names its extra before anything is loaded (:func:`check_packages`).
 
 Memory options (:mod:`spatialevo.train.config`): the load dtype (``model_dtype``, through
 ``GRPOConfig.model_init_kwargs``), LoRA (``peft:``, through ``GRPOTrainer``'s ``peft_config``:
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -63,8 +68,42 @@ def model_path(cfg: EvolveConfig) -> str:
     return str(path)
 
 
+def _importable(name: str) -> bool:
+    """``name`` can be imported here (found on the path; not imported)."""
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def check_packages(cfg: EvolveConfig) -> None:
+    """Refuse a config that needs a package that is not installed, before anything is loaded:
+    ``grpo.use_vllm`` needs vLLM (TRL's training processes import it in server mode too), and
+    ``grpo.deepspeed`` or a DeepSpeed launch (``ACCELERATE_USE_DEEPSPEED=true``, which accelerate
+    sets) needs DeepSpeed. (``accelerate launch`` with a DeepSpeed accelerate config checks for
+    DeepSpeed itself, before this code runs.) The vLLM options are checked again too
+    (:func:`~spatialevo.train.config.check_vllm`): callers may change ``cfg.grpo`` after loading.
+
+    Raises:
+        SpatialEvoError: one line naming the extra to install.
+    """
+    from spatialevo.train.config import check_vllm
+
+    check_vllm(cfg.grpo, cfg.model)
+    if cfg.grpo.get("use_vllm") and not _importable("vllm"):
+        raise SpatialEvoError("grpo.use_vllm needs vLLM: pip install 'spatialevo[vllm]'")
+    launched = os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true"
+    if (cfg.grpo.get("deepspeed") or launched) and not _importable("deepspeed"):
+        what = "grpo.deepspeed" if cfg.grpo.get("deepspeed") else "a DeepSpeed launch (ACCELERATE_USE_DEEPSPEED=true)"
+        raise SpatialEvoError(f"{what} needs DeepSpeed: pip install 'spatialevo[deepspeed]'")
+
+
 def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
-    """(trainer, stream, rewards, checkpoint to resume from) for a config."""
+    """(trainer, stream, rewards, checkpoint to resume from) for a config.
+
+    Raises:
+        SpatialEvoError: a missing package (:func:`check_packages`) or a bad option, before any model is built or loaded.
+    """
+    check_packages(cfg)
     import datasets
     import torch
     from accelerate import PartialState
@@ -194,7 +233,9 @@ def grpo_args(cfg: EvolveConfig) -> Any:
 def _solver_group(trainer: Any, processor: Any, stream: Any, generations: int, max_new_tokens: int) -> Any:
     """``solve(items)``: ``generations`` sampled solver answers of the current policy per item
     ``(scene, question, frames)`` — the solver turn of the round, shown the questioner's frames;
-    ``None`` items are pads (answered, discarded) so every rank generates the same batch shape."""
+    ``None`` items are pads (answered, discarded) so every rank generates the same batch shape.
+    With ``grpo.use_vllm`` the answers come from the rollouts' vLLM engine (:func:`vllm_answers`),
+    else from the policy's ``generate`` (:func:`spatialevo.train.solver.answer`)."""
     from trl.models import unwrap_model_for_generation
 
     from spatialevo.dge import Question
@@ -211,11 +252,60 @@ def _solver_group(trainer: Any, processor: Any, stream: Any, generations: int, m
                 turn = stream.round.solver_turn(scene, q, frames=frames, kind="asked")
             prompts.append(turn.prompt)
             images.append(pil_images(turn.images))
+        if getattr(trainer.args, "use_vllm", False):
+            return vllm_answers(trainer, processor, prompts, images, n=generations, max_new_tokens=max_new_tokens)
         zero3 = getattr(trainer, "is_deepspeed_enabled", False) and trainer.accelerator.state.deepspeed_plugin.zero_stage == 3
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
             return answer(model, processor, prompts, images, n=generations, max_new_tokens=max_new_tokens, do_sample=True, synced_gpus=zero3)
 
     return solve
+
+
+def prompt_ids(processor: Any, prompt: str, images: list[Any]) -> list[int]:
+    """The token ids of one solver turn as the policy reads it: the user message (its images, then
+    the text) through the processor's chat template with the generation prompt, each image's
+    ``<|image_pad|>`` run expanded to its grid (what TRL's rollouts hand vLLM; the plain path's
+    :func:`spatialevo.train.solver.answer` builds the same text)."""
+    content = [*({"type": "image"} for _ in images), {"type": "text", "text": prompt}]
+    text = processor.apply_chat_template([{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True)
+    enc = processor(text=[text], images=[list(images)] if images else None)
+    return [int(t) for t in enc["input_ids"][0]]
+
+
+def vllm_answers(trainer: Any, processor: Any, prompts: list[str], images: list[list[Any]], *, n: int, max_new_tokens: int) -> list[list[str]]:
+    """``n`` sampled answers per solver prompt from the trainer's vLLM engine
+    (``trainer.vllm_generation``, a ``trl.generation.vllm_generation.VLLMGeneration``), called the way
+    TRL's rollouts call it: each prompt's ids and images repeated ``n`` times in a row with
+    ``num_generations=n`` (colocate mode generates one completion per entry; server mode keeps one
+    entry in every ``n`` and asks the server for ``n``), the engine's weights synced first when the
+    step changed, its ``max_completion_length`` set to ``max_new_tokens`` for the call (restored
+    after). A collective in server mode and with tensor parallelism: every rank calls it with the
+    same count (the rewards pad to it).
+
+    Returns:
+        ``len(prompts)`` lists of ``n`` decoded answers (special tokens dropped).
+    """
+    engine = getattr(trainer, "vllm_generation", None)
+    if engine is None:
+        raise SpatialEvoError("grpo.use_vllm: the trainer has no vLLM engine (trainer.vllm_generation, built by TRL >= 1.16): "
+                              "pip install 'spatialevo[vllm]'")
+    ids = [prompt_ids(processor, p, imgs) for p, imgs in zip(prompts, images)]
+    rep_ids = [x for x in ids for _ in range(n)]
+    rep_images = [list(imgs) if imgs else None for imgs in images for _ in range(n)]
+    step = trainer.state.global_step
+    if getattr(trainer, "_last_loaded_step", step) != step:  # as TRL's rollouts: the policy's current weights
+        engine.sync_weights()
+        trainer._last_loaded_step = step
+    saved = engine.max_completion_length
+    engine.max_completion_length = int(max_new_tokens)
+    try:
+        _, completion_ids, _, _ = engine.generate(prompts=rep_ids, images=rep_images if any(rep_images) else None, num_generations=n)
+    finally:
+        engine.max_completion_length = saved
+    if len(completion_ids) != len(rep_ids):
+        raise SpatialEvoError(f"vLLM returned {len(completion_ids)} completions for {len(rep_ids)} prompts ({len(prompts)} × {n})")
+    texts = processor.batch_decode([list(c) for c in completion_ids], skip_special_tokens=True)
+    return [texts[i * n : (i + 1) * n] for i in range(len(prompts))]
 
 
 def _pose_head(cfg: EvolveConfig, path: str, stream: Any) -> Any:

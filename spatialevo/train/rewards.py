@@ -161,7 +161,7 @@ class SelfPlayRewards:
 
     def _add_informativeness(self, parts_all: list[dict[str, float] | None], asked: list[tuple[int, str, Question, tuple[str, ...]]]) -> None:
         """SPEC §6 informativeness: the current policy answers each valid on-task question as a
-        solver group (:attr:`solve`), shown the questioner's frames; ``1 − |2·accuracy − 1|`` (1 at
+        solver group (:attr:`solve`: the rollouts' engine, vLLM with ``grpo.use_vllm``), shown the questioner's frames; ``1 − |2·accuracy − 1|`` (1 at
         50 %, 0 at 0 or 100 %) is the part (the reward adds ``weight × novelty ×`` it). Every rank
         pads to the largest count so all ranks generate alike (ZeRO-3 needs that)."""
         n_max = max(_gather([len(asked)]))
