@@ -98,13 +98,14 @@ def bench(trees: list[Path], repeats: int, per_task: int) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--trees", nargs="*", type=Path, default=[ROOT], help="source trees to compare (first = reference)")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--per-task", type=int, default=10)
-    ap.add_argument("--json", default=None)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--trees", nargs="*", type=Path, default=[str(ROOT)],
+                    help="source trees to compare, each run with PYTHONPATH on it (the first is the reference of the ratios)")
+    ap.add_argument("--repeats", type=int, default=5, help="timed runs per tree (alternating trees), after one warm-up run each")
+    ap.add_argument("--per-task", type=int, default=10, help="--per-task of each generate run (on the bundled scenes)")
+    ap.add_argument("--json", default=None, help="also write the rows (every run's wall and CPU seconds) to this file")
     args = ap.parse_args(argv)
-    rows = bench([t.resolve() for t in args.trees], args.repeats, args.per_task)
+    rows = bench([Path(t).resolve() for t in args.trees], args.repeats, args.per_task)
     ref = rows[0]
     for r in rows:
         print(f"{r['tree']}: {r['records']} records (sha256 {r['sha256'][:12]}), median of {args.repeats}: "

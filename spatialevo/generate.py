@@ -38,7 +38,8 @@ evidence: a scene task's clip, an image task's frames; counting only labels with
 ``max_repeat_share`` of the scene-task's records (default 0; ``repeated`` and ``capped`` in the
 returned counts, with the distinct questions per task, and a warning per task). Images (the
 record's frames, at the size the policy sees) are written once per scene and frame as
-``<out>/images/<scene>/<frame>.png``.
+``<out>/images/<scene>/<frame>.png``, by background threads while the next questions are drawn; a
+chunk's part is written only once all the images its records show are on disk.
 """
 
 from __future__ import annotations
@@ -52,8 +53,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from spatialevo.dge import Question, Verdict
 from spatialevo.errors import SpatialEvoError
 from spatialevo.genconfig import (
@@ -66,6 +65,7 @@ from spatialevo.genconfig import (
     parse_shard,
     run_manifest,
 )
+from spatialevo.genimages import ImageWriter
 from spatialevo.pools import answer_options, build_invalid_pool, build_pool, make_record, records_of
 from spatialevo.runfolder import (
     FORMAT,
@@ -79,9 +79,6 @@ from spatialevo.runfolder import (
     part_path,
     read_manifest,
     remove_leftovers,
-    renamed,
-    tmp_path,
-    unlink,
 )
 from spatialevo.selfplay import Round, RoundConfig
 
@@ -103,45 +100,6 @@ def dump_record(rec: dict[str, Any]) -> str:
                               "nothing of its part was written; please report this bug") from None
 
 
-def png_bytes(img: Any) -> bytes:
-    """An image (``(H, W, 3)`` uint8) as PNG bytes (the bytes every backend writes)."""
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(img)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def image_relpath(name: str, fid: str) -> str:
-    """Where a record's frame image lies in the output folder (relative, ``/``-separated)."""
-    return f"images/{name}/{fid}.png"
-
-
-def write_image(out: Path, rel: str, data: bytes) -> None:
-    """Write ``<out>/<rel>`` atomically unless it exists (the bytes of a frame never change in a run)."""
-    path = out / rel
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_path(path, out)
-    try:
-        tmp.write_bytes(data)  # renamed into place whole; not fsynced (parts are), as before: thousands of small files
-        os.replace(tmp, path)
-    except OSError as exc:
-        unlink(tmp)
-        raise renamed(exc, path) from exc
-
-
-def _write_images(rnd: Round, name: str, frames: Sequence[str], out: Path) -> None:
-    """The frames as the policy sees them (the round's images: aspect kept under the pixel budget),
-    as ``<out>/images/<scene>/<frame>.png``, each written once (atomically)."""
-    todo = [fid for fid in frames if not (out / image_relpath(name, fid)).exists()]
-    for fid, img in zip(todo, rnd.images(name, todo)):
-        write_image(out, image_relpath(name, fid), png_bytes(img))
-
-
 def unit_of(u: int, cfg: GenerateConfig) -> tuple[int, str, int]:
     """Unit ``u`` as ``(scene number, task, k)``."""
     s, r = divmod(u, len(cfg.tasks) * cfg.per_task)
@@ -153,7 +111,8 @@ class _Units:
 
     Keeps one scene's pools at a time (the round's cache holds its DGE and images); counts units
     without a question, reused questions and the distinct questions per task. ``images`` receives
-    ``(scene name, frame ids)`` of each record with frames (default: write them under ``out``).
+    ``(scene name, frame ids)`` of each record with frames (default: :attr:`writer` writes them
+    under ``out`` in background threads; wait for a chunk's with :meth:`images_done`).
     A Ray worker runs one of these and sends :meth:`take_stats` back with each chunk; the driver's
     :meth:`add_stats` adds them up.
     """
@@ -164,7 +123,14 @@ class _Units:
         self.per_scene = len(cfg.tasks) * cfg.per_task
         self.n_units = len(self.source) * self.per_scene
         self.n_chunks = (self.n_units + cfg.chunk - 1) // cfg.chunk
-        self._images = images if images is not None else (lambda name, frames: _write_images(rnd, name, frames, out))
+        #: writes the images under ``out`` in background threads (``None`` when ``images`` is given)
+        self.writer: ImageWriter | None = None
+        if images is None:
+            if out is None:
+                raise ValueError("_Units needs an output folder or an images callback")
+            self.writer = ImageWriter(rnd, out)
+            images = self.writer.submit
+        self._images = images
         self.counts = dict.fromkeys(_COUNTS, 0)
         self.pooled: dict[tuple[int, str], int] = {}  # (scene, task) → distinct valid questions in its pool
         self.seen: set[int] = set()
@@ -213,6 +179,13 @@ class _Units:
         if cfg.images and rec["frames"]:
             self._images(name, rec["frames"])
         return rec
+
+    def images_done(self, mark: int) -> None:
+        """Block until the images of the records made before ``mark`` (:meth:`ImageWriter.mark`) are
+        on disk, raising the first error writing them (nothing to wait for with an ``images``
+        callback: it has written them)."""
+        if self.writer is not None:
+            self.writer.wait(mark)
 
     def chunk_lines(self, c: int) -> list[str]:
         recs = (self.record(u) for u in range(c * self.cfg.chunk, min((c + 1) * self.cfg.chunk, self.n_units)))
@@ -299,13 +272,17 @@ def generate(cfg: GenerateConfig, *, progress: bool = True, ray: RayOptions | No
     alone = remove_leftovers(out, meta)
     with lock(out, shared=True):
         run = ensure_manifest(out, meta)
-        if ray is None:
-            res = _run_chunks(units, run, progress, rotate=not alone, produce=_local_chunks)
-        else:
-            from spatialevo.raygen import ray_chunks
+        try:
+            if ray is None:
+                res = _run_chunks(units, run, progress, rotate=not alone, produce=_local_chunks)
+            else:
+                from spatialevo.raygen import ray_chunks
 
-            res = _run_chunks(units, run, progress, rotate=not alone,
-                              produce=lambda u, todo, out_, run_: ray_chunks(u, todo, out_, run_, ray))
+                res = _run_chunks(units, run, progress, rotate=not alone,
+                                  produce=lambda u, todo, out_, run_: ray_chunks(u, todo, out_, run_, ray))
+        finally:
+            if units.writer is not None:
+                units.writer.close()  # after an error or Ctrl-C: the queued images dropped, those being written finished
     remove_leftovers(out)
     if res["chunks"] and not res["records"]:
         raise SpatialEvoError(f"wrote 0 records: {units.why_empty()}")
@@ -319,12 +296,22 @@ Producer = Callable[["_Units", list[int], Path, str], Iterator[tuple[int, "list[
 
 
 def _local_chunks(units: _Units, todo: list[int], out: Path, run: str) -> Iterator[tuple[int, list[str] | None]]:
-    """The chunks made one after another in this process."""
+    """The chunks made one after another in this process. Each is yielded once its images are on
+    disk, after the next chunk is made: :attr:`_Units.writer` writes a chunk's images in the
+    background while this thread draws the next chunk's questions."""
+    made: tuple[int, list[str], int] | None = None  # the last chunk made, and the writer's mark after its images
     for c in todo:
         if done_records(out, c, run, warn=False) is not None:  # another run may have written it meanwhile
             yield c, None
-        else:
-            yield c, units.chunk_lines(c)
+            continue
+        lines = units.chunk_lines(c)
+        if made is not None:
+            units.images_done(made[2])
+            yield made[0], made[1]
+        made = (c, lines, units.writer.mark() if units.writer is not None else 0)
+    if made is not None:
+        units.images_done(made[2])
+        yield made[0], made[1]
 
 
 def _run_chunks(units: _Units, run: str, progress: bool, *, rotate: bool, produce: Producer) -> dict[str, Any]:

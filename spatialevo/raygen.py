@@ -159,7 +159,8 @@ class Worker:
     """One Ray actor: a :class:`~spatialevo.generate._Units` of its own over the run's scenes."""
 
     def __init__(self, cfg: Any, names: Sequence[str], content: Sequence[str], mode: str):
-        from spatialevo.generate import _Units, image_relpath, png_bytes
+        from spatialevo.generate import _Units
+        from spatialevo.genimages import image_relpath, png_bytes
         from spatialevo.selfplay import Round
 
         self._relpath, self._png = image_relpath, png_bytes
@@ -246,7 +247,7 @@ def ray_chunks(units: _Units, todo: list[int], out: Path, run: str, opts: RayOpt
     yielded as they finish (their images written first); see the module docstring."""
     if not todo:
         return
-    from spatialevo.generate import write_image
+    from spatialevo.genimages import write_image
 
     ray = import_ray()
     started = _connect(ray, opts)

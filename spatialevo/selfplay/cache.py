@@ -34,6 +34,27 @@ class Entry:
     dge: DGE
     images: dict[tuple[str, tuple[int, int]], np.ndarray] = field(default_factory=dict)
 
+    def image(self, frame_id: str, *, min_pixels: int, max_pixels: int, box: tuple[int, int] | None = None) -> np.ndarray:
+        """Frame ``frame_id`` as the policy sees it (see :meth:`SceneCache.image`), read or rendered
+        once per frame and size.
+
+        May run in other threads than the cache's owner, several at once: it touches this entry and
+        its scene's renderer only (the rasteriser shares nothing between calls but caches of pure
+        values), never the cache's LRU, and an entry dropped from the cache meanwhile stays valid
+        while referenced. Two threads asking for the same frame at once render it twice and keep
+        one of the identical arrays.
+        """
+        frame = self.scene.frame(frame_id)
+        if box is None:
+            size = fit_size(frame.height, frame.width, min_pixels=min_pixels, max_pixels=max_pixels)
+        else:
+            size = fit_box(frame.height, frame.width, box)
+        key = (frame_id, size)
+        img = self.images.get(key)
+        if img is None:
+            img = self.images[key] = resize(self.scene.frame_images(frame_id, ("rgb",))["rgb"], size)
+        return img
+
 
 class SceneCache:
     """Scenes of a source with their DGEs and policy images, least recently used dropped first.
@@ -91,15 +112,5 @@ class SceneCache:
         """Frame ``frame_id`` of scene ``name`` as the policy sees it: (h, w, 3) uint8, read-only,
         aspect kept under the pixel budget (:func:`~spatialevo.selfplay.images.fit_size`), or the
         largest size of that aspect that fits ``box`` (height, width) when given. Read or rendered
-        once per scene, frame and size."""
-        e = self.require(name)
-        frame = e.scene.frame(frame_id)
-        if box is None:
-            size = fit_size(frame.height, frame.width, min_pixels=min_pixels, max_pixels=max_pixels)
-        else:
-            size = fit_box(frame.height, frame.width, box)
-        key = (frame_id, size)
-        img = e.images.get(key)
-        if img is None:
-            img = e.images[key] = resize(e.scene.frame_images(frame_id, ("rgb",))["rgb"], size)
-        return img
+        once per scene, frame and size (:meth:`Entry.image`)."""
+        return self.require(name).image(frame_id, min_pixels=min_pixels, max_pixels=max_pixels, box=box)
