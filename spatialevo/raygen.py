@@ -43,7 +43,7 @@ from spatialevo.runfolder import done_records
 from spatialevo.selfplay.sources import SceneSource
 
 if TYPE_CHECKING:
-    from spatialevo.generate import _Units
+    from spatialevo.genunits import Units
     from spatialevo.scene.model import Scene
 
 log = logging.getLogger(__name__)
@@ -156,11 +156,11 @@ def unpack_scene(packed: tuple[Scene, dict[str, bytes]], folder: Path) -> Scene:
 
 
 class Worker:
-    """One Ray actor: a :class:`~spatialevo.generate._Units` of its own over the run's scenes."""
+    """One Ray actor: a :class:`~spatialevo.genunits.Units` of its own over the run's scenes."""
 
     def __init__(self, cfg: Any, names: Sequence[str], content: Sequence[str], mode: str):
-        from spatialevo.generate import _Units
         from spatialevo.genimages import image_relpath, png_bytes
+        from spatialevo.genunits import Units
         from spatialevo.selfplay import Round
 
         self._relpath, self._png = image_relpath, png_bytes
@@ -173,7 +173,7 @@ class Worker:
 
             raise SpatialEvoError(f"the Ray worker on {socket.gethostname()} sees other scenes at {cfg.scenes!r} than the driver "
                                   "(names or file sizes differ): put them on a path every node reads, or use --ray-scenes object-store")
-        self.units = _Units(cfg, rnd, None, images=self._collect)
+        self.units = Units(cfg, rnd, None, images=self._collect)
         self._sent: set[tuple[str, str]] = set()
         self._images: list[tuple[str, bytes]] = []
 
@@ -217,7 +217,7 @@ def _next_chunk(mine: deque[int], all_lanes: list[deque[int]]) -> int | None:
     return longest.pop() if longest else None
 
 
-def _scenes_of(units: _Units, c: int) -> list[int]:
+def _scenes_of(units: Units, c: int) -> list[int]:
     first, last = c * units.cfg.chunk, min((c + 1) * units.cfg.chunk, units.n_units) - 1
     return list(range(first // units.per_scene, last // units.per_scene + 1))
 
@@ -226,7 +226,7 @@ class _Shipper:
     """The driver's side of ``"object-store"``: each scene loaded once and put into the store
     (the few most recent kept as references; Ray keeps an object while a queued task needs it)."""
 
-    def __init__(self, ray: Any, units: _Units, keep: int):
+    def __init__(self, ray: Any, units: Units, keep: int):
         self.ray, self.units, self.keep, self.refs = ray, units, max(2, keep), {}
 
     def args(self, scenes: Sequence[int]) -> list[Any]:
@@ -242,7 +242,7 @@ class _Shipper:
         return out
 
 
-def ray_chunks(units: _Units, todo: list[int], out: Path, run: str, opts: RayOptions) -> Iterator[tuple[int, list[str] | None]]:
+def ray_chunks(units: Units, todo: list[int], out: Path, run: str, opts: RayOptions) -> Iterator[tuple[int, list[str] | None]]:
     """The :data:`~spatialevo.generate.Producer` of ``--backend ray``: chunks made by Ray actors,
     yielded as they finish (their images written first); see the module docstring."""
     if not todo:
@@ -283,7 +283,7 @@ def _portable(scenes: Any) -> str:
     return text if text == "bundled" or text.startswith("synthetic") else str(Path(text).resolve())
 
 
-def _drive(ray: Any, units: _Units, out: Path, run: str, all_lanes: list[deque[int]], actors: list[Any], new_actor: Any,
+def _drive(ray: Any, units: Units, out: Path, run: str, all_lanes: list[deque[int]], actors: list[Any], new_actor: Any,
            shipper: _Shipper | None, write_image: Any) -> Iterator[tuple[int, list[str] | None]]:
     inflight: dict[Any, tuple[int, int]] = {}  # ref → (worker, chunk)
     retries: dict[int, int] = {}

@@ -292,7 +292,7 @@ def test_scenes_sharing_a_stem_get_their_own_ids_and_image_folders(tmp_path) -> 
 
 
 def test_non_json_values_are_a_clear_error_not_a_record(tmp_path, monkeypatch) -> None:
-    import spatialevo.generate as gen
+    import spatialevo.genunits as gen
 
     real = gen.make_record
 
