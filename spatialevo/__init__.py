@@ -56,23 +56,30 @@ def _register_envs(gymnasium: Any) -> None:
 
 
 class _RegisterWithGymnasium:
-    """Import hook: registers ``SpatialEvo-v0`` right after gymnasium's own import, then leaves.
+    """Import hook: registers ``SpatialEvo-v0`` right after gymnasium's own import.
 
     ``import spatialevo`` does not import gymnasium (≈ 0.1 s of its cost); gymnasium 1.x has no
     plugin entry points, so this hook keeps ``import spatialevo; import gymnasium;
     gymnasium.make("SpatialEvo-v0")`` working in either import order (``"spatialevo:SpatialEvo-v0"``
-    imports the package itself). It wraps only gymnasium's loader, for that one import: the
-    module's ``__loader__`` and ``__spec__.loader`` are gymnasium's own.
+    imports the package itself). It wraps only gymnasium's loader, for that import: the module's
+    ``__loader__`` and ``__spec__.loader`` are gymnasium's own. It stays in ``sys.meta_path``
+    (answering ``None`` at once for every other module), so a lookup such as
+    ``importlib.util.find_spec("gymnasium")`` before the import does not disarm it, and
+    ``sys.meta_path`` is never rewritten while another thread may walk it.
     """
 
     def __init__(self) -> None:
         self._loader: Any = None
+        self._busy = False  # finding gymnasium's own spec (the lookup below asks this finder again)
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname != "gymnasium":
+        if fullname != "gymnasium" or self._busy:
             return None
-        sys.meta_path[:] = [f for f in sys.meta_path if f is not self]
-        spec = importlib.util.find_spec(fullname)
+        self._busy = True  # stays in sys.meta_path (a mere find_spec("gymnasium") must not disarm it)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._busy = False
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         self._loader, spec.loader = spec.loader, self
@@ -84,7 +91,12 @@ class _RegisterWithGymnasium:
     def exec_module(self, module: Any) -> None:
         module.__loader__ = module.__spec__.loader = self._loader
         self._loader.exec_module(module)
-        _register_envs(module)
+        try:
+            _register_envs(module)
+        except Exception as exc:  # noqa: BLE001 (never break gymnasium's own import)
+            import warnings
+
+            warnings.warn(f"spatialevo could not register {ENV_ID} with gymnasium: {exc}", stacklevel=2)
 
 
 if "gymnasium" in sys.modules:

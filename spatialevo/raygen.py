@@ -52,6 +52,11 @@ SCENE_MODES = ("shared", "object-store")
 IN_FLIGHT = 2
 #: times a chunk is retried on a new worker after its worker died (then the run stops; rerun resumes)
 RETRIES = 2
+#: ``"object-store"``: the scenes whose frame files a worker keeps on disk (the last ones it was given;
+#: more than the round's cache of 2 plus the scenes of one chunk)
+KEEP_FILES = 6
+#: seconds the driver waits for its workers to delete their temporary folders at the end
+CLOSE_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -114,9 +119,20 @@ class ShippedSource(SceneSource):
         super().__init__(names=names, cache=2)
         self.folder: Path = folder
         self.given: dict[int, Any] = {}
+        self._recent: dict[int, None] = {}  # scenes given lately, oldest first (their files on disk)
 
     def give(self, indices: Sequence[int], packed: Sequence[Any]) -> None:
+        """The scenes of the next chunk. Files of scenes not given in the last :data:`KEEP_FILES`
+        distinct scenes are deleted: the round's cache (2 scenes, each used only in a chunk that
+        gives it) cannot hold them any more, so a worker's disk stays bounded over a long run."""
         self.given = dict(zip(indices, packed))
+        for i in indices:
+            self._recent.pop(i, None)
+            self._recent[i] = None
+        while len(self._recent) > KEEP_FILES:
+            old = next(iter(self._recent))
+            del self._recent[old]
+            shutil.rmtree(self.folder / f"{old:06d}", ignore_errors=True)
 
     def _load(self, i: int) -> Scene:
         packed = self.given.get(i)
@@ -253,8 +269,10 @@ def ray_chunks(units: Units, todo: list[int], out: Path, run: str, opts: RayOpti
     started = _connect(ray, opts)
     actors: list[Any] = []
     try:
-        n = opts.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        n = max(1, min(n, len(todo)))
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        if opts.workers > cpus:  # an actor needs a CPU: the ones beyond would never start, their chunks never come back
+            log.warning("--ray-workers %d: the cluster has %d CPUs; running %d workers", opts.workers, cpus, cpus)
+        n = max(1, min(opts.workers or cpus, cpus, len(todo)))
         mode = opts.scenes if isinstance(units.cfg.scenes, (str, Path)) else "object-store"  # scenes in memory travel
         cfg = dataclasses.replace(units.cfg, out=Path("."), scenes=_portable(units.cfg.scenes) if mode == "shared" else "")
         names, content = list(units.source.names), list(units.source.fingerprint())
@@ -267,14 +285,27 @@ def ray_chunks(units: Units, todo: list[int], out: Path, run: str, opts: RayOpti
         shipper = _Shipper(ray, units, keep=2 * n + 2) if mode == "object-store" else None
         yield from _drive(ray, units, out, run, lanes(todo, n), actors, new_actor, shipper, write_image)
     finally:
-        for a in actors:
-            try:
-                a.close.remote()
-                ray.kill(a, no_restart=True)
-            except Exception:  # noqa: BLE001 (an actor already gone)
-                pass
+        _close(ray, actors)
         if started:
             ray.shutdown()
+
+
+def _close(ray: Any, actors: list[Any]) -> None:
+    """Let the workers delete their temporary folders (waiting at most :data:`CLOSE_TIMEOUT_S`),
+    then stop them."""
+    refs = []
+    for a in actors:
+        try:
+            refs.append(a.close.remote())
+        except Exception:  # noqa: BLE001 (an actor already gone)
+            pass
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=CLOSE_TIMEOUT_S)
+    for a in actors:
+        try:
+            ray.kill(a, no_restart=True)
+        except Exception:  # noqa: BLE001 (an actor already gone)
+            pass
 
 
 def _portable(scenes: Any) -> str:
@@ -316,6 +347,10 @@ def _drive(ray: Any, units: Units, out: Path, run: str, all_lanes: list[deque[in
                 raise SpatialEvoError(f"chunk {c}: its Ray worker died {retries[c]} times ({exc}); the parts written so far are kept, "
                                       "rerun the same command to resume") from None
             log.warning("chunk %d: its Ray worker died; retrying it on a new worker", c)
+            try:
+                ray.kill(actors[w], no_restart=True)  # in case it is only unreachable, not dead
+            except Exception:  # noqa: BLE001 (already gone)
+                pass
             actors[w] = new_actor()
             for ref, (x, cc) in list(inflight.items()):  # the dead worker's queued chunk goes with it
                 if x == w:

@@ -175,6 +175,11 @@ def test_the_cache_is_bounded_and_replaced_tasks_are_judged_afresh(monkeypatch) 
     dge.tasks["absolute_distance"] = make_tasks({"absolute_distance": {"min_distance_m": 1000.0}})["absolute_distance"]
     after = dge.evaluate_many([q])[0]
     assert before.valid and not after.valid and after == dge.evaluate(q)
+    import dataclasses
+
+    task = dge.tasks["absolute_distance"]  # the same task object, its thresholds replaced
+    task.config = dataclasses.replace(task.config, min_distance_m=0.1)
+    assert dge.evaluate_many([q])[0] == before == dge.evaluate(q)
 
 
 def test_batched_geometry_is_one_pass_per_task(monkeypatch) -> None:

@@ -164,3 +164,31 @@ def test_workers_killed_mid_run_are_replaced(tmp_path, cluster) -> None:
     assert proc.returncode == 0, err[-3000:]
     assert "its Ray worker died; retrying it on a new worker" in err
     assert tree(dist) == tree(local)
+
+
+def test_a_worker_keeps_the_files_of_its_last_scenes_only(tmp_path) -> None:
+    """object-store: a worker's disk holds the frame files of its last ``KEEP_FILES`` scenes."""
+    from spatialevo.raygen import KEEP_FILES, ShippedSource
+    from spatialevo.scene.loaders import load_scene
+
+    fx = write_scannet(tmp_path / "scans")
+    packed = pack_scene(load_scene(fx.path))
+    names = [f"s{k}" for k in range(KEEP_FILES + 4)]
+    src = ShippedSource(names, tmp_path / "worker")
+    for i in range(len(names)):
+        src.give([i], [packed])
+        assert src.get(i) is not None
+    kept = sorted(p.name for p in (tmp_path / "worker").iterdir())
+    assert kept == [f"{i:06d}" for i in range(len(names) - KEEP_FILES, len(names))]
+
+
+@needs_ray
+def test_more_workers_than_cpus_runs_on_the_cpus_there_are(tmp_path, cluster) -> None:
+    """``--ray-workers 8`` on the 2-CPU cluster: 2 workers run (the others could never start)."""
+    from spatialevo.generate import GenerateConfig, generate
+
+    kw = {"tasks": ("object_size", "room_size"), "per_task": 2, "chunk": 3, "images": False}
+    a = generate(GenerateConfig(out=tmp_path / "a", **kw), progress=False)
+    b = generate(GenerateConfig(out=tmp_path / "b", **kw), progress=False, ray=RayOptions(workers=8))
+    assert a["records"] == b["records"] > 0
+    assert tree(tmp_path / "a" / "parts") == tree(tmp_path / "b" / "parts")

@@ -129,3 +129,16 @@ def test_visible_fractions_use_no_open3d():
     assert out.stdout.strip() == "[]"
     scene = load_scene(bundled_scene_paths()[0])
     assert visible_fractions(scene, scene.frames[0]).max() > 0.3
+
+
+def test_points_that_project_far_outside_any_image_are_refused() -> None:
+    """The work grows with the pixel area the points span: a point near the camera plane (its
+    projection millions of pixels away, or infinite) is a clear error, not a huge allocation."""
+    from spatialevo.scene.rays import first_hit_depths
+
+    V, F = np.array([[0, 0, 2.0], [1, 0, 2], [0, 1, 2]]), np.array([[0, 1, 2]])
+    K = np.array([[100.0, 0, 50], [0, 100, 50], [0, 0, 1]])
+    assert first_hit_depths(V, F, K, np.array([[0.1, 0.1, 3.0]]))[0] == pytest.approx(2.0)
+    for far in ([0.0, 1.0, 1e-4], [0.0, 1.0, 1e-320]):
+        with pytest.raises(ValueError, match="pixel"):
+            first_hit_depths(V, F, K, np.array([[0.1, 0.1, 3.0], far]))

@@ -247,3 +247,18 @@ def test_env_dataset_and_generate_follow_the_reasoning_format(tmp_path) -> None:
     assert read_manifest(tmp_path / "r")["round"]["answer_format"] == "reasoning"
     with pytest.raises(SpatialEvoError, match="answer_format"):
         generate(GenerateConfig(out=tmp_path / "d", round=RoundConfig(answer_format="reasoning"), **kw), progress=False)
+
+
+def test_short_generation_lengths_warn_for_the_reasoning_format(caplog) -> None:
+    """A config asking for reasoning with completions too short for a think block says so."""
+    import logging
+
+    from spatialevo.train.config import load_config
+
+    cfg = Path(__file__).resolve().parents[1] / "configs" / "cpu-smoke.yaml"
+    with caplog.at_level(logging.WARNING, logger="spatialevo.train.config"):
+        load_config(cfg, output_dir="x")
+        assert not caplog.records
+        load_config(cfg, output_dir="x", round={"answer_format": "reasoning"})
+    assert any("max_new_tokens" in r.getMessage() for r in caplog.records)
+    assert any("max_completion_length" in r.getMessage() for r in caplog.records)

@@ -74,7 +74,7 @@ class DGE:
         self.tasks = make_tasks(config, tasks_folder)
         self._verdicts: dict[tuple, Verdict] = {}
         self._texts: dict[str | bytes, Question | Verdict] = {}
-        self._cached_tasks: dict[str, Task] = dict(self.tasks)
+        self._cached_tasks = self._task_state()
 
     def task(self, name: str) -> Task:
         """The configured task ``name`` (KeyError listing the known tasks)."""
@@ -134,7 +134,7 @@ class DGE:
         (the verdicts are acyclic and freed by reference counting; without the pause its repeated
         passes over the thousands of new objects cost about a third of a batch's time).
         """
-        if self._cached_tasks != self.tasks:  # a task was replaced: its verdicts may differ
+        if self._cached_tasks != self._task_state():  # a task or its thresholds replaced: its verdicts may differ
             self.clear_cache()
         paused = gc.isenabled()
         if paused:
@@ -193,11 +193,15 @@ class DGE:
                         del cache[next(iter(cache))]
                     cache[key] = v.copy()
 
+    def _task_state(self) -> dict[str, tuple[Task, Any]]:
+        """Each task (compared as the same object) and its config (a frozen dataclass, by value)."""
+        return {name: (task, task.config) for name, task in self.tasks.items()}
+
     def clear_cache(self) -> None:
         """Forget the parsed texts and verdicts :meth:`evaluate_many` keeps."""
         self._verdicts.clear()
         self._texts.clear()
-        self._cached_tasks = dict(self.tasks)
+        self._cached_tasks = self._task_state()
 
     def _parse_kept(self, question: Any) -> Question | Verdict:
         """:meth:`_parse`, a text parsed once while kept (:data:`TEXT_CACHE`); a verdict returned is the cache's."""

@@ -26,7 +26,12 @@ from numba import njit
 
 from spatialevo.scene.raster import _inside_exact, setup_triangles
 
-__all__ = ["first_hit_depths"]
+__all__ = ["MAX_RAY_PIXELS", "first_hit_depths"]
+#: most pixels of the virtual image that bins the rays (its rows and the kernel's loops grow with
+#: it): 64 M, 200 frames of 640 x 480; points that project wider than that are refused
+MAX_RAY_PIXELS = 64 * 1024 * 1024
+#: most pixels along either side of that image (its rows are an index array)
+MAX_RAY_SIDE = 65_536
 
 
 @njit(cache=True, nogil=True)
@@ -84,7 +89,9 @@ def first_hit_depths(Vc: np.ndarray, faces: np.ndarray, K: np.ndarray, points_c:
         ``|p| / z``.
 
     Raises:
-        ValueError: a point not in front of the camera.
+        ValueError: a point not in front of the camera, or points that project (through ``K``)
+            over more than :data:`MAX_RAY_PIXELS` pixels (or :data:`MAX_RAY_SIDE` a side), or to
+            no finite pixel: the work grows with that area, not with the number of points.
     """
     pts = np.asarray(points_c, dtype=np.float64).reshape(-1, 3)
     n = len(pts)
@@ -92,9 +99,16 @@ def first_hit_depths(Vc: np.ndarray, faces: np.ndarray, K: np.ndarray, points_c:
         return np.zeros(0)
     if not np.all(pts[:, 2] > 0.0):
         raise ValueError("first_hit_depths: every point must lie in front of the camera (z > 0)")
-    xn, yn = pts[:, 0] / pts[:, 2], pts[:, 1] / pts[:, 2]
+    with np.errstate(over="ignore"):
+        xn, yn = pts[:, 0] / pts[:, 2], pts[:, 1] / pts[:, 2]
     fx, fy, cx, cy = float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2])
     u, v = fx * xn + cx, fy * yn + cy
+    if not (np.isfinite(u).all() and np.isfinite(v).all()):
+        raise ValueError("first_hit_depths: a point projects to no finite pixel (it lies too close to the camera plane)")
+    du, dv = float(u.max() - u.min()) + 2.0, float(v.max() - v.min()) + 2.0
+    if du * dv > MAX_RAY_PIXELS or max(du, dv) > MAX_RAY_SIDE:
+        raise ValueError(f"first_hit_depths: the points project over {du:.3g} x {dv:.3g} pixels (at most {MAX_RAY_PIXELS:,} pixels, "
+                         f"{MAX_RAY_SIDE:,} a side); give points that lie in or near the image")
     # the virtual image: the pixels (centres at integers) of the rays' range, from (ox, oy)
     ox, oy = math.floor(u.min() + 0.5), math.floor(v.min() + 0.5)
     width, height = math.floor(u.max() + 0.5) - ox + 1, math.floor(v.max() + 0.5) - oy + 1

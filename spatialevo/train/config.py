@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import logging
 import re
 import types
 import typing
@@ -75,6 +76,8 @@ from spatialevo.errors import SpatialEvoError
 from spatialevo.selfplay import RoundConfig
 
 ADVANTAGES = ("grpo", "gdpo")
+#: generation length (tokens) below which the reasoning format gets a warning
+MIN_REASONING_TOKENS = 256
 DTYPES = ("auto", "bfloat16", "float16", "float32")  #: choices of ``model_dtype``
 #: ``peft:`` defaults: LoRA on the language model's attention and MLP projections
 PEFT_DEFAULTS: dict[str, Any] = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05,
@@ -111,7 +114,7 @@ class EvolveConfig:
             raise SpatialEvoError("max_steps must be >= 1")
         if not isinstance(self.round, dict):
             raise SpatialEvoError("round must be a mapping (see spatialevo.selfplay.RoundConfig)")
-        self.round_config()  # option errors now, named
+        self._warn_short_reasoning(self.round_config())  # option errors now, named
         for key in ("output_dir", "max_steps", "seed", "reward_weights", "multi_objective_aggregation"):
             if key in self.grpo:
                 raise SpatialEvoError(f"set {key!r} at the top level of the config, not under grpo: (spatialevo sets it)")
@@ -160,6 +163,19 @@ class EvolveConfig:
         out = {**PEFT_DEFAULTS, **self.peft}
         out["target_modules"] = [out["target_modules"]] if isinstance(out["target_modules"], str) else list(out["target_modules"])
         return out
+
+    def _warn_short_reasoning(self, rc: RoundConfig) -> None:
+        """With ``answer_format: reasoning``, warn when a generation length leaves no room for the
+        think block (its answers would be cut before ``</answer>``: format 0, a constant reward)."""
+        if rc.answer_format != "reasoning":
+            return
+        lengths = {"informativeness.max_new_tokens": int(self.informativeness.get("max_new_tokens", 64)),
+                   "grpo.max_completion_length": int(self.grpo.get("max_completion_length", 256))}
+        for key, n in lengths.items():
+            if n < MIN_REASONING_TOKENS:
+                logging.getLogger(__name__).warning(
+                    "answer_format reasoning with %s %d: a <think> block and the answer rarely fit (their rewards would be 0); "
+                    "give it at least %d tokens", key, n, MIN_REASONING_TOKENS)
 
     def round_config(self) -> RoundConfig:
         """The :class:`~spatialevo.selfplay.RoundConfig` of the ``round:`` section."""

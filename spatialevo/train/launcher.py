@@ -91,10 +91,15 @@ def check_packages(cfg: EvolveConfig) -> None:
     check_vllm(cfg.grpo, cfg.model)
     if cfg.grpo.get("use_vllm") and not _importable("vllm"):
         raise SpatialEvoError("grpo.use_vllm needs vLLM: pip install 'spatialevo[vllm]'")
-    launched = os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true"
+    launched = deepspeed_launch()
     if (cfg.grpo.get("deepspeed") or launched) and not _importable("deepspeed"):
         what = "grpo.deepspeed" if cfg.grpo.get("deepspeed") else "a DeepSpeed launch (ACCELERATE_USE_DEEPSPEED=true)"
         raise SpatialEvoError(f"{what} needs DeepSpeed: pip install 'spatialevo[deepspeed]'")
+
+
+def deepspeed_launch() -> bool:
+    """Whether this process was started by ``accelerate launch`` with a DeepSpeed config."""
+    return os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true"
 
 
 def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
@@ -155,20 +160,21 @@ def build(cfg: EvolveConfig) -> tuple[Any, Any, Any, str | None]:
 def load_dtype(cfg: EvolveConfig) -> str:
     """The dtype the policy is loaded in: ``cfg.model_dtype``; ``auto``: ``bfloat16`` with CUDA when
     the bf16 weights are not the ones AdamW updates (LoRA: the base is frozen and the adapters are
-    float32; DeepSpeed: it keeps float32 master weights), else ``float32`` (full fine-tuning on one
+    float32; DeepSpeed, as ``grpo.deepspeed`` or an ``accelerate launch`` with a DeepSpeed config:
+    it keeps float32 master weights), else ``float32`` (full fine-tuning on one
     GPU then runs bf16 autocast over float32 weights: pure bf16 weights lose AdamW updates below
     their precision; at a learning rate of 1e-6, 98 % of the weights do not move at all,
     ``tests/test_train_lora.py``)."""
     import torch
 
     if cfg.model_dtype != "auto":
-        if cfg.model_dtype == "bfloat16" and cfg.lora_settings() is None and not cfg.grpo.get("deepspeed"):
+        if cfg.model_dtype == "bfloat16" and cfg.lora_settings() is None and not (cfg.grpo.get("deepspeed") or deepspeed_launch()):
             log.warning("model_dtype bfloat16 with full fine-tuning and no DeepSpeed: AdamW updates smaller than bf16's precision "
                         "are lost (at small learning rates most of them); model_dtype auto trains float32 weights under bf16 autocast")
         return cfg.model_dtype
     if not torch.cuda.is_available():
         return "float32"
-    return "bfloat16" if cfg.lora_settings() is not None or cfg.grpo.get("deepspeed") else "float32"
+    return "bfloat16" if cfg.lora_settings() is not None or cfg.grpo.get("deepspeed") or deepspeed_launch() else "float32"
 
 
 #: module names that put LoRA adapters on Qwen2.5-VL's vision blocks' attention (``peft.freeze_vision: false``)
