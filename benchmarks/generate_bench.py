@@ -8,7 +8,9 @@ imports and numba's first use are counted as a user pays them. Runs of several s
 tree: median wall and CPU seconds (user + system of the child), verified QA/s on both, the records'
 SHA-256 (equal across trees when the records are), the median wall time of ``python -c "import
 spatialevo"``, and, from one extra run under ``-X importtime``, the seconds spent importing
-modules (top-level imports' cumulative times) and their share of that run's wall time.
+modules (top-level imports' cumulative times, in every process of the run: a worker's own imports
+count) and their share of that run's wall time. ``PATH;ARGS`` runs a tree with extra arguments
+(``.;--workers 1``: this tree in one process).
 
 Reproduce: ``.venv/bin/python benchmarks/generate_bench.py`` (``--trees``, ``--repeats``,
 ``--per-task``, ``--json``).
@@ -49,10 +51,16 @@ def _timed(cmd: list[str], tree: Path) -> tuple[float, float, str]:
     return wall, cpu, out.stderr
 
 
-def _generate(tree: Path, out: Path, per_task: int, importtime: bool = False) -> tuple[float, float, str]:
+def _generate(tree: Path, out: Path, per_task: int, importtime: bool = False, extra: tuple[str, ...] = ()) -> tuple[float, float, str]:
     flags = ["-X", "importtime"] if importtime else []
-    cmd = [sys.executable, *flags, "-m", "spatialevo.cli.main", "generate", "--out", str(out), "--per-task", str(per_task), "--quiet"]
+    cmd = [sys.executable, *flags, "-m", "spatialevo.cli.main", "generate", "--out", str(out), "--per-task", str(per_task), "--quiet", *extra]
     return _timed(cmd, tree)
+
+
+def parse_tree(spec: str) -> tuple[Path, tuple[str, ...]]:
+    """``PATH`` or ``PATH;ARGS`` (extra generate arguments, e.g. ``.;--workers 1``)."""
+    path, _, extra = spec.partition(";")
+    return Path(path).resolve(), tuple(extra.split())
 
 
 def import_seconds(importtime_log: str) -> float:
@@ -70,42 +78,44 @@ def records(out: Path) -> tuple[int, str]:
     return data.count(b"\n"), hashlib.sha256(data).hexdigest()
 
 
-def bench(trees: list[Path], repeats: int, per_task: int) -> list[dict]:
-    walls: dict[Path, list[float]] = {t: [] for t in trees}
-    cpus: dict[Path, list[float]] = {t: [] for t in trees}
-    imports: dict[Path, list[float]] = {t: [] for t in trees}
-    rec: dict[Path, tuple[int, str]] = {}
+def bench(specs: list[str], repeats: int, per_task: int) -> list[dict]:
+    trees = [parse_tree(s) for s in specs]
+    walls: dict[int, list[float]] = {k: [] for k in range(len(trees))}
+    cpus: dict[int, list[float]] = {k: [] for k in range(len(trees))}
+    imports: dict[int, list[float]] = {k: [] for k in range(len(trees))}
+    rec: dict[int, tuple[int, str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for t in trees:  # warm-up: numba's on-disk cache of each tree, the OS file cache
-            _generate(t, Path(tmp) / f"warm-{trees.index(t)}", per_task)
+        for k, (t, extra) in enumerate(trees):  # warm-up: numba's on-disk cache of each tree, the OS file cache
+            _generate(t, Path(tmp) / f"warm-{k}", per_task, extra=extra)
         for i in range(repeats):
-            for k, t in enumerate(trees):
+            for k, (t, extra) in enumerate(trees):
                 out = Path(tmp) / f"run-{k}-{i}"
-                wall, cpu, _ = _generate(t, out, per_task)
-                walls[t].append(wall)
-                cpus[t].append(cpu)
-                rec[t] = records(out)
-                imports[t].append(_timed([sys.executable, "-c", "import spatialevo"], t)[0])
+                wall, cpu, _ = _generate(t, out, per_task, extra=extra)
+                walls[k].append(wall)
+                cpus[k].append(cpu)
+                rec[k] = records(out)
+                imports[k].append(_timed([sys.executable, "-c", "import spatialevo"], t)[0])
         rows = []
-        for k, t in enumerate(trees):
-            wall, _, log = _generate(t, Path(tmp) / f"imports-{k}", per_task, importtime=True)
-            n, sha = rec[t]
-            w, c = statistics.median(walls[t]), statistics.median(cpus[t])
-            rows.append({"tree": str(t), "records": n, "sha256": sha, "wall_s": w, "cpu_s": c, "qa_per_s_wall": n / w,
-                         "qa_per_s_cpu": n / c, "walls": walls[t], "cpus": cpus[t], "import_spatialevo_s": statistics.median(imports[t]),
+        for k, (t, extra) in enumerate(trees):
+            wall, _, log = _generate(t, Path(tmp) / f"imports-{k}", per_task, importtime=True, extra=extra)
+            n, sha = rec[k]
+            w, c = statistics.median(walls[k]), statistics.median(cpus[k])
+            rows.append({"tree": " ".join([str(t), *extra]), "records": n, "sha256": sha, "wall_s": w, "cpu_s": c, "qa_per_s_wall": n / w,
+                         "qa_per_s_cpu": n / c, "walls": walls[k], "cpus": cpus[k], "import_spatialevo_s": statistics.median(imports[k]),
                          "imports_s": import_seconds(log), "imports_share": import_seconds(log) / wall})
     return rows
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--trees", nargs="*", type=Path, default=[str(ROOT)],
-                    help="source trees to compare, each run with PYTHONPATH on it (the first is the reference of the ratios)")
+    ap.add_argument("--trees", nargs="*", default=[str(ROOT)],
+                    help="source trees to compare, each run with PYTHONPATH on it (the first is the reference of the ratios); "
+                         "PATH;ARGS adds generate arguments, e.g. '.;--workers 1'")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per tree (alternating trees), after one warm-up run each")
     ap.add_argument("--per-task", type=int, default=10, help="--per-task of each generate run (on the bundled scenes)")
     ap.add_argument("--json", default=None, help="also write the rows (every run's wall and CPU seconds) to this file")
     args = ap.parse_args(argv)
-    rows = bench([Path(t).resolve() for t in args.trees], args.repeats, args.per_task)
+    rows = bench(list(args.trees), args.repeats, args.per_task)
     ref = rows[0]
     for r in rows:
         print(f"{r['tree']}: {r['records']} records (sha256 {r['sha256'][:12]}), median of {args.repeats}: "

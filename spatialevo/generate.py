@@ -63,6 +63,7 @@ from spatialevo.genconfig import (
     parse_shard,
     run_manifest,
 )
+from spatialevo.genpool import pool_chunks, pool_size
 from spatialevo.genunits import Units, dump_record, unit_of
 from spatialevo.pools import answer_options, build_invalid_pool, build_pool, make_record, records_of
 from spatialevo.runfolder import (
@@ -100,12 +101,13 @@ def _prepare_out(out: Path) -> Path:
     return out
 
 
-def generate(cfg: GenerateConfig, *, progress: bool = True, ray: RayOptions | None = None) -> dict[str, Any]:
+def generate(cfg: GenerateConfig, *, progress: bool = True, ray: RayOptions | None = None, workers: int = 1) -> dict[str, Any]:
     """Run (or resume) a generation; returns counts (records written now and in the shard's parts,
     units without a question, reused questions, scenes skipped, chunks, parts regenerated).
 
-    ``ray``: run the shard's missing chunks as Ray tasks (:mod:`spatialevo.raygen`) instead of in
-    this process; the parts, images and records are the same bytes.
+    ``workers``: processes making the shard's missing chunks (:mod:`spatialevo.genpool`; 0: one
+    per CPU; 1: this process). ``ray``: run them as Ray tasks (:mod:`spatialevo.raygen`) instead.
+    Either way the parts, images and records are the same bytes.
 
     Raises:
         SpatialEvoError: a bad argument, a folder holding a run with other arguments, or a shard
@@ -113,6 +115,7 @@ def generate(cfg: GenerateConfig, *, progress: bool = True, ray: RayOptions | No
         OSError: the output folder cannot be written (the parts written so far stay valid).
     """
     check_config(cfg)
+    pool_size(workers, 1)  # checks the value
     if ray is not None:
         ray.check()
     rnd = Round(cfg.scenes, dataclasses.replace(cfg.round, cache=min(cfg.round.cache, 2)))  # one scene at a time
@@ -125,7 +128,7 @@ def generate(cfg: GenerateConfig, *, progress: bool = True, ray: RayOptions | No
         run = ensure_manifest(out, meta)
         try:
             if ray is None:
-                res = _run_chunks(units, run, progress, rotate=not alone, produce=_local_chunks)
+                res = _run_chunks(units, run, progress, rotate=not alone, produce=_local_or_pool(workers))
             else:
                 from spatialevo.raygen import ray_chunks
 
@@ -144,6 +147,15 @@ def generate(cfg: GenerateConfig, *, progress: bool = True, ray: RayOptions | No
 #: ``(chunk, None)`` for one another run has finished meanwhile; it writes the chunk's images
 #: before yielding it (so a part never exists without its images)
 Producer = Callable[["Units", list[int], Path, str], Iterator[tuple[int, "list[str] | None"]]]
+
+
+def _local_or_pool(workers: int) -> Producer:
+    """The producer of ``workers`` processes: this one for a single chunk or ``workers`` 1."""
+    def produce(units: Units, todo: list[int], out: Path, run: str) -> Iterator[tuple[int, list[str] | None]]:
+        if pool_size(workers, len(todo)) == 1:
+            return _local_chunks(units, todo, out, run)
+        return pool_chunks(units, todo, out, run, workers)
+    return produce
 
 
 def _local_chunks(units: Units, todo: list[int], out: Path, run: str) -> Iterator[tuple[int, list[str] | None]]:

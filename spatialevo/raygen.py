@@ -22,8 +22,9 @@ Scenes reach the workers in one of two ways (``scenes``):
   own. Nothing but the driver needs the scene files; the driver loads scenes one after another
   (a few at a time in memory).
 
-Chunks are handed out in contiguous runs (one run of chunks per worker, so a worker builds each
-scene's question pools once); a worker that is done takes over the tail of the longest run left.
+Chunks are handed out as by the local process pool (:mod:`spatialevo.genworker`: one contiguous
+run of chunks per worker, so a worker builds each scene's question pools once; a worker that is
+done takes over the tail of the longest run left).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spatialevo.errors import SpatialEvoError
+from spatialevo.genworker import ChunkResult, Worker, lanes, next_chunk, scenes_of
 from spatialevo.runfolder import done_records
 from spatialevo.selfplay.sources import SceneSource
 
@@ -171,71 +173,27 @@ def unpack_scene(packed: tuple[Scene, dict[str, bytes]], folder: Path) -> Scene:
     return dataclasses.replace(scene, frames=frames, _visibility_cache={})
 
 
-class Worker:
-    """One Ray actor: a :class:`~spatialevo.genunits.Units` of its own over the run's scenes."""
+class RayWorker(Worker):
+    """One Ray actor: a :class:`~spatialevo.genworker.Worker` whose scenes, in the ``"object-store"``
+    mode, come with each chunk (a :class:`ShippedSource` under its temporary folder)."""
 
     def __init__(self, cfg: Any, names: Sequence[str], content: Sequence[str], mode: str):
-        from spatialevo.genimages import image_relpath, png_bytes
-        from spatialevo.genunits import Units
-        from spatialevo.selfplay import Round
+        self.shipped = ShippedSource(names, Path(tempfile.mkdtemp(prefix="spatialevo-ray-"))) if mode == "object-store" else None
+        super().__init__(cfg, names, content, source=self.shipped)
 
-        self._relpath, self._png = image_relpath, png_bytes
-        self.tmp = Path(tempfile.mkdtemp(prefix="spatialevo-ray-"))
-        self.shipped = ShippedSource(names, self.tmp) if mode == "object-store" else None
-        round_cfg = dataclasses.replace(cfg.round, cache=min(cfg.round.cache, 2))
-        rnd = Round(self.shipped if self.shipped is not None else cfg.scenes, round_cfg)
-        if self.shipped is None and (list(rnd.source.names) != list(names) or list(rnd.source.fingerprint()) != list(content)):
-            import socket
-
-            raise SpatialEvoError(f"the Ray worker on {socket.gethostname()} sees other scenes at {cfg.scenes!r} than the driver "
-                                  "(names or file sizes differ): put them on a path every node reads, or use --ray-scenes object-store")
-        self.units = Units(cfg, rnd, None, images=self._collect)
-        self._sent: set[tuple[str, str]] = set()
-        self._images: list[tuple[str, bytes]] = []
-
-    def _collect(self, name: str, frames: Sequence[str]) -> None:
-        todo = [fid for fid in frames if (name, fid) not in self._sent]
-        for fid, img in zip(todo, self.units.round.images(name, todo)):
-            self._images.append((self._relpath(name, fid), self._png(img)))
-            self._sent.add((name, fid))
-
-    def chunk(self, c: int, indices: Sequence[int], *packed: Any) -> tuple[int, list[str], list[tuple[str, bytes]], dict[str, Any]]:
-        """Chunk ``c``: its record lines, the images they show (not sent before), the counts."""
+    def chunk(self, c: int, indices: Sequence[int] = (), *packed: Any) -> ChunkResult:  # type: ignore[override]
+        """Chunk ``c`` (the scenes ``indices`` of it sent as ``packed`` in the object-store mode)."""
         if self.shipped is not None:
             self.shipped.give(indices, packed)
-        lines = self.units.chunk_lines(c)
-        images, self._images = self._images, []
-        stats = self.units.take_stats()
+        res = super().chunk(c)
         if self.shipped is not None:
-            stats["skipped"] = []  # the driver loaded (or failed to load) these scenes: its own list says why
-        return c, lines, images, stats
+            res[3]["skipped"] = []  # the driver loaded (or failed to load) these scenes: its own list says why
+        return res
 
     def close(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def lanes(todo: Sequence[int], n: int) -> list[deque[int]]:
-    """``todo`` cut into ``n`` contiguous runs of near-equal length (in order)."""
-    size, extra = divmod(len(todo), n)
-    out, at = [], 0
-    for k in range(n):
-        step = size + (k < extra)
-        out.append(deque(todo[at:at + step]))
-        at += step
-    return out
-
-
-def _next_chunk(mine: deque[int], all_lanes: list[deque[int]]) -> int | None:
-    """The next chunk of a worker: the head of its own run, else the tail of the longest run."""
-    if mine:
-        return mine.popleft()
-    longest = max(all_lanes, key=len)
-    return longest.pop() if longest else None
-
-
-def _scenes_of(units: Units, c: int) -> list[int]:
-    first, last = c * units.cfg.chunk, min((c + 1) * units.cfg.chunk, units.n_units) - 1
-    return list(range(first // units.per_scene, last // units.per_scene + 1))
+        """Delete the object-store mode's temporary folder."""
+        if self.shipped is not None:
+            shutil.rmtree(self.shipped.folder, ignore_errors=True)
 
 
 class _Shipper:
@@ -276,7 +234,7 @@ def ray_chunks(units: Units, todo: list[int], out: Path, run: str, opts: RayOpti
         mode = opts.scenes if isinstance(units.cfg.scenes, (str, Path)) else "object-store"  # scenes in memory travel
         cfg = dataclasses.replace(units.cfg, out=Path("."), scenes=_portable(units.cfg.scenes) if mode == "shared" else "")
         names, content = list(units.source.names), list(units.source.fingerprint())
-        actor_cls = ray.remote(num_cpus=1)(Worker)
+        actor_cls = ray.remote(num_cpus=1)(RayWorker)
 
         def new_actor() -> Any:
             return actor_cls.remote(cfg, names, content, mode)
@@ -320,13 +278,13 @@ def _drive(ray: Any, units: Units, out: Path, run: str, all_lanes: list[deque[in
     retries: dict[int, int] = {}
 
     def submit(w: int, c: int) -> None:
-        scenes = _scenes_of(units, c)
+        scenes = scenes_of(units, c)
         extra = shipper.args(scenes) if shipper is not None else []
         inflight[actors[w].chunk.remote(c, scenes, *extra)] = (w, c)
 
     def feed(w: int) -> Iterator[tuple[int, None]]:
         while sum(1 for x, _ in inflight.values() if x == w) < IN_FLIGHT:
-            c = _next_chunk(all_lanes[w], all_lanes)
+            c = next_chunk(all_lanes[w], all_lanes)
             if c is None:
                 return
             if done_records(out, c, run, warn=False) is not None:  # another run wrote it meanwhile

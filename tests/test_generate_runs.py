@@ -236,7 +236,8 @@ def test_disk_full_keeps_finished_parts_and_resumes(tmp_path, monkeypatch, ref) 
 
     monkeypatch.setattr(rf, "write_file", full_disk)
     out = tmp_path / "qa"
-    rc, _, err = cli("generate", "--out", str(out), "--tasks", ",".join(TASKS), "--per-task", "4", "--chunk", "5", "--no-images", "--quiet")
+    rc, _, err = cli("generate", "--out", str(out), "--tasks", ",".join(TASKS), "--per-task", "4", "--chunk", "5", "--no-images", "--quiet",
+                     "--workers", "1")  # chunks in order (with more workers: test_generate_pool.py)
     assert_one_line_error(rc, err, "No space left on device", str(out / "parts" / "part-000002.jsonl"), "rerun")
     assert not list((out / ".tmp").glob("*")), "a temporary file was left behind"
     monkeypatch.undo()

@@ -21,7 +21,8 @@ import pytest
 from fixtures import write_scannet
 
 from spatialevo.errors import SpatialEvoError
-from spatialevo.raygen import RayOptions, lanes, pack_scene, unpack_scene
+from spatialevo.genworker import lanes
+from spatialevo.raygen import RayOptions, pack_scene, unpack_scene
 
 HAVE_RAY = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(not HAVE_RAY, reason="ray is not installed (pip install 'spatialevo[ray]'; make test-ray runs these)")
@@ -158,7 +159,7 @@ def test_workers_killed_mid_run_are_replaced(tmp_path, cluster) -> None:
     local, dist = tmp_path / "local", tmp_path / "ray"
     gen(local)
     proc = start_ray_run(dist, 2, text=True)
-    killed = subprocess.run(["pkill", "-9", "-f", "ray::Worker"], capture_output=True).returncode == 0
+    killed = subprocess.run(["pkill", "-9", "-f", "ray::RayWorker"], capture_output=True).returncode == 0
     out, err = proc.communicate(timeout=600)
     assert killed, "no Ray worker process was found to kill"
     assert proc.returncode == 0, err[-3000:]

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from spatialevo import generate as generation
 from spatialevo.cli import add_label_options
 from spatialevo.dge import TASK_NAMES
 from spatialevo.errors import SpatialEvoError
@@ -22,27 +21,36 @@ def add_parser(sub: Any) -> None:
         "generate",
         help="turn scenes into a verified QA dataset",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=(generation.__doc__ or "").split("\n\n")[0] + "\n\nDeterministic per seed, sharded, resumable: rerun the same "
-        "command after a kill to finish; a rerun with other arguments into the same --out is refused. Runs sharing an --out are safe.",
+        description=(
+            "Turn scenes into a verified QA dataset. For every scene, task and k < --per-task, at most one\n"
+            "record: a question the DGE judges valid for the frames shown with it (with --invalid-share, some\n"
+            "invalid ones, answered by their reason code), its exact answer, and those frames as images.\n"
+            "Writes OUT/data.jsonl, OUT/images/, Parquet shards in OUT/data/ and the dataset card OUT/README.md\n"
+            "(the records also stay in part files, OUT/parts/).\n\n"
+            "Deterministic per seed, sharded, resumable: rerun the same command after a kill to finish; a rerun\n"
+            "with other arguments into the same --out is refused. Runs sharing an --out are safe."
+        ),
         epilog=(
             "examples:\n"
             "  spatialevo generate --out out/qa --per-task 100\n"
             "  spatialevo generate --scenes path/to/scans --out out/qa --tasks object_size,room_size\n"
+            "  spatialevo generate --out out/qa --workers 8   # 8 processes on this machine (default: one per CPU)\n"
             "  spatialevo generate --out out/qa --shard 0/4   # on machine 0 of 4; then: --merge-only\n"
             "  spatialevo generate --out out/qa --backend ray --ray-address auto   # on a Ray cluster (pip install 'spatialevo[ray]')\n"
             "  spatialevo generate --out out/qa --merge-only --format trl   # rewrite the shards for TRL\n\n"
             "The folder is a Hugging Face dataset: datasets.load_dataset('out/qa') reads data/*.parquet as the README.md card says."
         ),
     )
-    g.add_argument("--out", required=True, help="output folder (records in data.jsonl, images/ beside)")
-    g.add_argument("--scenes", default="bundled", help="'bundled', 'synthetic' / 'synthetic:N', or a folder of scenes in any layout")
+    g.add_argument("--out", required=True, help="output folder: data.jsonl, images/, data/*.parquet, README.md (required)")
+    g.add_argument("--scenes", default="bundled", help="'bundled', 'synthetic' / 'synthetic:N' (N seeded rooms, default 100), or a folder of scenes in any "
+                                                      "loader layout (default: bundled)")
     add_label_options(g)
     g.add_argument("--tasks", default=",".join(TASK_NAMES), help=f"comma-separated task names (default: all {len(TASK_NAMES)})")
-    g.add_argument("--per-task", type=int, default=50, help="questions per task and scene")
-    g.add_argument("--seed", type=int, default=0, help=f"0 … {MAX_SEED}")
-    g.add_argument("--shard", default="0/1", help="i/n: run chunk c when c %% n == i")
-    g.add_argument("--chunk", type=int, default=64, help="records per atomically written part file")
-    g.add_argument("--no-images", action="store_true", help="do not write frame images")
+    g.add_argument("--per-task", type=int, default=50, help="records per task and scene (default 50)")
+    g.add_argument("--seed", type=int, default=0, help=f"seed of every draw, 0 to {MAX_SEED} (default 0)")
+    g.add_argument("--shard", default="0/1", help="i/n: make only the chunks c with c %% n == i; merge with --merge-only (default 0/1: all)")
+    g.add_argument("--chunk", type=int, default=64, help="units (scene, task, k) per atomically written part file (default 64)")
+    g.add_argument("--no-images", action="store_true", help="do not write frame images (records still name their frames)")
     g.add_argument("--max-repeat-share", type=float, default=0.0,
                    help="largest share of a scene-task's records that may repeat a question when the scene has fewer distinct "
                         "ones than --per-task (default 0: never repeat; 1: always fill --per-task)")
@@ -52,7 +60,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--answer-format", default="direct", choices=("direct", "reasoning"),
                    help="what the solver prompt asks for: direct (<answer>...</answer>) or reasoning (<think>...</think> "
                         "then <answer>...</answer>) (default direct)")
-    g.add_argument("--merge-only", action="store_true", help="only verify and merge finished parts into data.jsonl")
+    g.add_argument("--merge-only", action="store_true", help="make no records: verify the finished parts, merge them into data.jsonl and write the Parquet shards "
+                        "and card (after sharded runs, or to change --format)")
     g.add_argument("--format", default="spatialevo", choices=FORMATS,
                    help="columns of the Parquet shards in <out>/data: spatialevo (every record field, typed), trl (prompt, images, "
                         "solution, completion: GRPO / SFT), sft (chat messages), vsibench (VSI-Bench columns and wording) "
@@ -61,10 +70,14 @@ def add_parser(sub: Any) -> None:
                    help="share of each scene-task's records that are invalid questions, answered by their reason code (default 0)")
     g.add_argument("--shard-mb", type=int, default=SHARD_BYTES >> 20, help=f"size at which a Parquet shard is closed, MB (default {SHARD_BYTES >> 20})")
     g.add_argument("--hf", action="store_true", help=argparse.SUPPRESS)  # before 0.2: the Hugging Face copy (now always written)
+    g.add_argument("--workers", type=int, default=0,
+                   help="processes making records on this machine (this one writes them; the records are the same bytes "
+                        "for any number) (default 0: one per CPU; 1: this process alone)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     r = g.add_argument_group("Ray (--backend ray; the records are the same bytes as --backend local)")
     r.add_argument("--backend", default="local", choices=("local", "ray"),
-                   help="local: chunks made in this process; ray: made by Ray workers, written here (default local)")
+                   help="local: chunks made by --workers processes on this machine; ray: made by Ray workers, written here "
+                        "(default local)")
     r.add_argument("--ray-address", default=None,
                    help="the Ray cluster: auto, host:6379 or ray://host:10001 (default: RAY_ADDRESS, a running local cluster, "
                         "else a local instance started for the run)")
@@ -97,7 +110,7 @@ def _run(args: Any) -> int:
             from spatialevo.raygen import RayOptions
 
             ray = RayOptions(address=args.ray_address, workers=args.ray_workers, scenes=args.ray_scenes)
-        res = generate(cfg, progress=not args.quiet, ray=ray)
+        res = generate(cfg, progress=not args.quiet, ray=ray, workers=args.workers)
         print(f"wrote {res['written']} records ({res['records']} in this shard's parts; {res['invalid']} invalid questions; "
               f"{res['repeated']} reuse a question: "
               f"the scene had fewer distinct ones); {res['no_question']} units without a valid question; "
