@@ -21,6 +21,7 @@ from spatialevo.scene.model import Scene
 from spatialevo.selfplay import Round, RoundConfig, Turn
 from spatialevo.selfplay.curriculum import make_scheduler
 from spatialevo.selfplay.evidence import CLIP_FRAMES
+from spatialevo.selfplay.picture import observation_picture, observation_text
 from spatialevo.selfplay.prompts import MAX_OUTPUT_CHARS, PRINTABLE_CHARS, ROLE_QUESTIONER, ROLE_SOLVER, sanitize
 from spatialevo.selfplay.rewards import QuestionerReward, solver_reward
 from spatialevo.selfplay.sources import SceneSource
@@ -131,6 +132,18 @@ class SpatialEvoEnv(gym.Env):
     **Reset options**: ``mode``, ``task``; ``scene`` (a name of the source) and, in solver mode,
     ``question`` (a :class:`~spatialevo.dge.Question` or its dict) to pose a given question.
 
+    **Rendering** (``metadata["render_modes"]``: ``"rgb_array"``, ``"ansi"``; ``render_fps`` 1, one
+    turn a frame): :meth:`render` shows the current observation (after the last step: its images
+    and ``"Episode over."``). ``"rgb_array"``: (H, W, 3) uint8 of a fixed size for the env's
+    ``image_size`` and ``max_images`` (:func:`spatialevo.selfplay.picture.picture_size`): the
+    ``image_count`` shown frames at their own size side by side (at most 8 a row; the other slots
+    flat grey, no zero padding), above a caption strip with the role, the task and the prompt
+    (wrapped, cut with an ellipsis after 11 lines). With ``images=False`` the frames are rendered
+    when :meth:`render` asks for them (once per scene, frame and size; the observation still
+    carries none). ``"ansi"``: a ``str``: ``role · task · N image(s)``, then the prompt. N counts
+    the turn's frames (``len(info["frames"])``), with or without ``images``.
+    ``render_mode=None`` (the default): :meth:`render` returns ``None``.
+
     Args:
         mode: ``"selfplay"``, ``"solver"`` or ``"questioner"`` (``reset(options={"mode": ...})`` too).
         scenes: ``"bundled"``, ``"synthetic"`` / ``"synthetic:N"`` (N rooms generated on first use,
@@ -143,9 +156,10 @@ class SpatialEvoEnv(gym.Env):
         max_images: image slots per observation (at least 2; a scene task's clip has at most this many frames).
         max_prompt_length, max_action_length: Text space limits (characters).
         round_config: :class:`~spatialevo.selfplay.RoundConfig` (or its fields as a dict).
+        render_mode: ``None``, ``"rgb_array"`` or ``"ansi"`` (see **Rendering**).
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 1}
 
     def __init__(
         self,
@@ -159,7 +173,10 @@ class SpatialEvoEnv(gym.Env):
         max_prompt_length: int = 4096,
         max_action_length: int = MAX_OUTPUT_CHARS,
         round_config: RoundConfig | dict[str, Any] | None = None,
+        render_mode: str | None = None,
     ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if task is not None and task not in TASKS:
@@ -169,7 +186,7 @@ class SpatialEvoEnv(gym.Env):
         cfg = round_config if isinstance(round_config, RoundConfig) else RoundConfig.from_dict(round_config)
         if cfg.clip_frames > max_images:
             cfg = dataclasses.replace(cfg, clip_frames=int(max_images))
-        self.mode, self.task = mode, task
+        self.mode, self.task, self.render_mode = mode, task, render_mode
         self.round = Round(scenes, cfg)
         self.source: SceneSource = self.round.source
         self.scheduler = make_scheduler(scheduler, TASK_NAMES)
@@ -288,6 +305,30 @@ class SpatialEvoEnv(gym.Env):
             self.scheduler.update(st["task"], parts["score"])
         self.round.new_step()
         return self._obs(turn, "Episode over."), reward, True, False, info
+
+    def render(self) -> np.ndarray | str | None:
+        """The current observation as a picture (``"rgb_array"``) or text (``"ansi"``); ``None``
+        without a render mode (see **Rendering** in the class docstring).
+
+        Raises:
+            RuntimeError: a render mode is set and :meth:`reset` was not called yet.
+        """
+        if self.render_mode is None:
+            return None
+        st = self._state
+        if not st:
+            raise RuntimeError("call reset() before render()")
+        turn: Turn = st["turn"]
+        prompt = sanitize("Episode over." if st["done"] else turn.prompt, self.max_prompt_length)
+        count = len(turn.frames)
+        if self.render_mode == "ansi":
+            return observation_text(prompt, turn.role, st["task"], count)
+        images = turn.images
+        if not self.images:  # rendered on demand, as the observation would carry them
+            known = self.round.dge(turn.scene).index.frames
+            images = self.round.images(turn.scene, [f for f in turn.frames if f in known], self.image_size)
+        return observation_picture(images[: self.max_images], count, prompt, turn.role, st["task"],
+                                   slot_size=self.image_size, slots=self.max_images)
 
 
 def _truth(verdict: Verdict) -> str:

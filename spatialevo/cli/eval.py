@@ -12,7 +12,6 @@ from spatialevo.cli import add_label_options
 from spatialevo.dge import TASK_NAMES
 from spatialevo.errors import SpatialEvoError
 from spatialevo.selfplay import RoundConfig
-from spatialevo.train import evaluate as evaluation
 from spatialevo.train.evaluate import EVAL_SEED, evaluate_policy, held_out_records, read_records
 
 
@@ -20,7 +19,18 @@ def add_parser(sub: Any) -> None:
     """Register ``eval`` on the top-level subparsers ``sub``."""
     p = sub.add_parser(
         "eval", help="score a VLM checkpoint as a solver, per task", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=(evaluation.__doc__ or "").split("\n\n")[0],
+        description=(
+            "Score a checkpoint as a solver, per task, against the DGE. The questions are a data.jsonl written by\n"
+            "spatialevo generate (--data) or a held-out set drawn here (distinct valid questions per scene and\n"
+            "task, balanced answers, --seed 1000003 by default so it differs from training seeds). Each is posed\n"
+            "as the self-play round's solver turn (its frames, its words, the solver prompt); the model answers\n"
+            "greedily; the task's scorer scores the answer (MRA for numbers, exact match for choices and\n"
+            "directions, the reason code for an invalid question). Prints per task: questions, mean score and the\n"
+            "share of answers in the <answer> format.\n\n"
+            "--benchmark vsibench scores a VSI-Bench-format test set (--data) with VSI-Bench's public formulas,\n"
+            "from --predictions, an OpenAI-compatible --endpoint or a local --model.\n\n"
+            "A local --model needs the 'train' extra (pip install 'spatialevo[train]')."
+        ),
         epilog="examples:\n  spatialevo eval --model out/evolve/cpu-smoke/final --per-task 5\n"
                "  spatialevo eval --model /models/Qwen2.5-VL-3B-Instruct --data out/qa/data.jsonl --json scores.json\n"
                "  spatialevo eval --benchmark vsibench --data vsibench/test.parquet --predictions preds.jsonl --log samples.jsonl\n"
@@ -31,7 +41,8 @@ def add_parser(sub: Any) -> None:
                    help="spatialevo: the package's own questions (default); vsibench: a VSI-Bench-format test set "
                         "(--data: a .parquet/.csv/.jsonl with id, question_type, question, options, ground_truth, or a folder "
                         "of them) scored with the public formulas")
-    p.add_argument("--model", default=None, help="local checkpoint folder (e.g. <output_dir>/final)")
+    p.add_argument("--model", default=None, help="local checkpoint folder: a full model or a LoRA adapter, e.g. <output_dir>/final "
+                   "(required for --benchmark spatialevo)")
     p.add_argument("--endpoint", default=None, help="vsibench: an OpenAI-compatible chat endpoint instead of --model, "
                    "e.g. http://localhost:8000/v1 (a vLLM server); needs --model-name")
     p.add_argument("--model-name", default=None, help="vsibench: the model name the endpoint serves")
@@ -50,18 +61,21 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--log", default=None, help="vsibench: the per-sample log (jsonl: id, prompt, output, answer, score); with a "
                    "model it is resumable: rerun the same command to answer only the rest "
                    "(default out/eval/vsibench-<model>-<test digest>.jsonl)")
-    p.add_argument("--scenes", default="bundled", help="the scenes the questions are about")
+    p.add_argument("--scenes", default="bundled", help="the scenes the questions are about: 'bundled', 'synthetic' / 'synthetic:N' or a folder "
+                   "(with --data: the scenes it was generated from) (default: bundled)")
     add_label_options(p)
-    p.add_argument("--data", default=None, help="a data.jsonl from spatialevo generate (default: a held-out set drawn here)")
-    p.add_argument("--tasks", default=",".join(TASK_NAMES), help="tasks of the held-out set")
-    p.add_argument("--per-task", type=int, default=10, help="held-out questions per task and scene")
-    p.add_argument("--seed", type=int, default=EVAL_SEED)
-    p.add_argument("--clip-frames", type=int, default=16, help="frames shown with a scene task's question (uniform over the trajectory)")
+    p.add_argument("--data", default=None, help="spatialevo: a data.jsonl from spatialevo generate (default: a held-out set drawn here); "
+                   "vsibench: the test set (required)")
+    p.add_argument("--tasks", default=",".join(TASK_NAMES), help=f"comma-separated tasks of the held-out set, without --data (default: all {len(TASK_NAMES)})")
+    p.add_argument("--per-task", type=int, default=10, help="held-out questions per task and scene, without --data (default 10)")
+    p.add_argument("--seed", type=int, default=EVAL_SEED,
+                   help=f"seed of the held-out set, without --data (default {EVAL_SEED}; generate's is 0)")
+    p.add_argument("--clip-frames", type=int, default=16, help="frames shown with a scene task's question, uniform over the trajectory (default 16)")
     p.add_argument("--max-pixels", type=int, default=224 * 224, help="pixel budget of each image, aspect kept (default 50176 = 224x224)")
     p.add_argument("--max-new-tokens", type=int, default=64, help="answer length limit in tokens (default 64)")
     p.add_argument("--batch", type=int, default=8, help="questions per local generate call (default 8)")
-    p.add_argument("--json", default=None, help="also write the scores here")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--json", default=None, help="also write the scores to this JSON file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
 

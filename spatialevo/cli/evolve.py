@@ -27,18 +27,22 @@ def add_parser(sub: Any) -> None:
     """Register ``evolve`` on the top-level subparsers ``sub``."""
     p = sub.add_parser("evolve", help="self-evolution training of a VLM (questioner + solver, GRPO)", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Train one VLM as questioner and solver against the DGE with TRL's GRPOTrainer (see docs/training.md).")
+                       description="Train one VLM as questioner and solver against the DGE with TRL's GRPOTrainer (see\n"
+                                   "docs/training.md): the questioner's valid questions are posed to the solver in the next step,\n"
+                                   "and both roles' rewards come from the DGE only (no learned reward model). Needs the 'train'\n"
+                                   "extra (pip install 'spatialevo[train]').")
     add_arguments(p)
     p.set_defaults(func=run)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``evolve`` (a run config plus overrides)."""
-    p.add_argument("--config", required=True, help="YAML run config (see configs/)")
-    p.add_argument("--model", default=None, help="override: local checkpoint path, or 'tiny'")
-    p.add_argument("--output-dir", default=None, help="override: output folder")
-    p.add_argument("--max-steps", type=int, default=None, help="override: optimiser steps")
-    p.add_argument("--no-resume", action="store_true", help="start fresh even if output_dir has checkpoints")
+    p.add_argument("--config", required=True, help="YAML run config: a path, or the name of a shipped one such as cpu-smoke (see configs/) (required)")
+    p.add_argument("--model", default=None, help="override the config's model: a local checkpoint path, or 'tiny' (a tiny random Qwen2.5-VL built offline) "
+                                            "(default: the config's)")
+    p.add_argument("--output-dir", default=None, help="override the config's output folder (default: the config's)")
+    p.add_argument("--max-steps", type=int, default=None, help="override the config's optimiser steps (default: the config's)")
+    p.add_argument("--no-resume", action="store_true", help="start fresh even if output_dir has checkpoints (default: resume from the last one)")
     add_label_options(p)  # override: round.labels / round.label_map
 
 

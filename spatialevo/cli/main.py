@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spatialevo",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="spatialevo: 3D scenes → a self-play training ground for spatial reasoning.",
+        description="spatialevo: 3D scenes → a self-play training ground for spatial reasoning of vision-language\n"
+                    "models, judged by the DGE, an exact geometric oracle. Run 'spatialevo COMMAND --help' for a\n"
+                    "command's options and their defaults.",
         epilog=(
             "examples:\n"
             "  spatialevo demo --out out/demo\n"

@@ -61,40 +61,48 @@ def _data(args: Any, size: tuple[int, int]) -> list:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--synthetic", default="", help="comma-separated seeds of synthetic rooms to render")
-    p.add_argument("--scenes", default="", help="'bundled', a scene, or a folder of scenes (any layout)")
+    p.add_argument("--synthetic", default="", help="comma-separated seeds of synthetic rooms to render; give this or --scenes (default: none)")
+    p.add_argument("--scenes", default="", help="'bundled', a scene, or a folder of scenes (any layout); give this or --synthetic (default: none)")
     add_label_options(p)
     p.add_argument("--frames", type=int, default=240, help="frames per synthetic room (default 240)")
-    p.add_argument("--holdout-every", type=int, default=4, help="every k-th frame is held out for testing (default 4)")
+    p.add_argument("--holdout-every", type=int, default=4, help="every k-th frame (from frame k // 2) is held out for testing, at least 2 (default 4)")
 
 
 def add_parser(sub: Any) -> None:
     """Register ``pose`` and its subcommands on the top-level subparsers ``sub``."""
     pose = sub.add_parser("pose", help="multi-scene camera-pose regression (OFVL-MS style)",
-                          description="Train and evaluate multi-scene camera-pose regressors (see docs/pose.md).")
+                          description="Train and evaluate multi-scene camera-pose regressors in the style of OFVL-MS: one "
+                                      "network, per-layer sharing between scenes (see docs/pose.md). Needs the 'train' extra "
+                                      "(torch; pip install 'spatialevo[train]').")
     psub = pose.add_subparsers(dest="pose_command", required=True, metavar="{train,eval}")
     t = psub.add_parser("train", help="train a pose model", epilog=EPILOG_TRAIN, formatter_class=argparse.RawDescriptionHelpFormatter,
-                        description="Train on the non-held-out frames, then report test metrics (median cm / deg, % within 5 cm, 5 deg).")
+                        description="Train a pose model on the non-held-out frames of the scenes, save it to --out, then print\n"
+                                    "the test metrics per scene (median cm / deg, % within 5 cm and 5 deg).")
     _common(t)
-    t.add_argument("--out", required=True, help="checkpoint file to write")
+    t.add_argument("--out", required=True, help="checkpoint file to write (required)")
     t.add_argument("--mode", default="adaptive", choices=("adaptive", "shared", "separate"),
-                   help="adaptive: layer-adaptive sharing; shared: one backbone, per-scene heads; separate: one model per scene")
-    t.add_argument("--size", default="96x72", help="image size WxH the model takes (default 96x72)")
-    t.add_argument("--steps", type=int, default=1500)
-    t.add_argument("--batch", type=int, default=32, help="frames per scene per step")
-    t.add_argument("--lr", type=float, default=2e-3)
-    t.add_argument("--penalty", type=float, default=None, help="sparse score penalty weight (default: TrainConfig's)")
-    t.add_argument("--no-grad-norm", action="store_true", help="plain gradient sum on shared parameters")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--init", default=None, help="checkpoint to start from (with --add-scene)")
+                   help="adaptive: layer-adaptive sharing; shared: one backbone, per-scene heads; separate: one model per scene "
+                        "(default adaptive)")
+    t.add_argument("--size", default="96x72", help="image size WxH the model takes (default 96x72; with --init, the checkpoint's)")
+    t.add_argument("--steps", type=int, default=1500, help="optimiser steps, each one batch of every trained scene (default 1500)")
+    t.add_argument("--batch", type=int, default=32, help="frames per scene per step (default 32)")
+    t.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate, cosine decay to 5%% over the run (default 0.002)")
+    t.add_argument("--penalty", type=float, default=None, help="weight of the sparse score penalty, adaptive mode (default 4.0)")
+    t.add_argument("--no-grad-norm", action="store_true", help="plain gradient sum on shared parameters (default: each scene's gradient rescaled to a common norm before the sum)")
+    t.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches (default 0)")
+    t.add_argument("--init", default=None, help="checkpoint to train further, or with --add-scene to extend (default: a new --mode model)")
     t.add_argument("--add-scene", action="store_true", help="add the scenes the --init model does not know, training only their parameters")
-    t.add_argument("--quiet", action="store_true")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_train)
-    e = psub.add_parser("eval", help="evaluate a pose checkpoint", epilog=EPILOG_EVAL, formatter_class=argparse.RawDescriptionHelpFormatter)
+    e = psub.add_parser("eval", help="evaluate a pose checkpoint", epilog=EPILOG_EVAL, formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="Evaluate a checkpoint of spatialevo pose train on the held-out frames (or all frames) of\n"
+                                    "scenes it knows (the same --synthetic seeds or --scenes as in training): median\n"
+                                    "translation error (cm), median rotation error (deg) and the share within 5 cm and\n"
+                                    "5 deg, per scene and over all frames.")
     _common(e)
-    e.add_argument("--ckpt", required=True)
-    e.add_argument("--split", default="test", choices=("test", "all"), help="held-out frames only (default) or all frames")
-    e.add_argument("--json", default=None, help="also write the metrics here")
+    e.add_argument("--ckpt", required=True, help="checkpoint written by spatialevo pose train (required)")
+    e.add_argument("--split", default="test", choices=("test", "all"), help="test: the held-out frames only; all: every frame (default test)")
+    e.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     e.set_defaults(func=_eval)
 
 

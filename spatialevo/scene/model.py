@@ -361,3 +361,19 @@ class Scene:
             "bounds_min": np.round(b[0], 3).tolist(),
             "bounds_max": np.round(b[1], 3).tolist(),
         }
+
+    # -- other tools ------------------------------------------------------------------------
+    def to_trimesh(self, **kw: Any) -> Any:
+        """The scene as a ``trimesh.Scene`` (world frame, metres, z up): ``"mesh"`` or ``"points"``,
+        ``"box/<label#id>"`` and ``"camera/<frame id>"`` wireframes; keyword arguments and details in
+        :func:`spatialevo.scene.meshexport.scene_to_trimesh` (trimesh is imported there, not here)."""
+        from spatialevo.scene.meshexport import scene_to_trimesh
+
+        return scene_to_trimesh(self, **kw)
+
+    def to_open3d(self, **kw: Any) -> dict[str, Any]:
+        """The scene as open3d geometries by name (``TriangleMesh`` / ``PointCloud``, a ``LineSet`` per
+        box and camera); see :func:`spatialevo.scene.meshexport.scene_to_open3d` (open3d is imported there)."""
+        from spatialevo.scene.meshexport import scene_to_open3d
+
+        return scene_to_open3d(self, **kw)
