@@ -58,6 +58,37 @@ class Picture:
     make: Callable[[], Image.Image]
 
 
+def topdown() -> Image.Image:
+    """The top-down picture of the crowded bundled room (labels placed without overlap)."""
+    from spatialevo.scene.topdown import topdown_image
+
+    return topdown_image(scene("l_dense"), size=760)
+
+
+def verdict() -> Image.Image:
+    """``spatialevo show`` of the first relative_direction_hard question drawn on l_shaped (256 colours)."""
+    from spatialevo import DGE
+    from spatialevo.dge import make_rng
+    from spatialevo.show import verdict_picture
+
+    dge = DGE(scene("l_shaped"))
+    q = dge.sample("relative_direction_hard", make_rng(0, 0))
+    return verdict_picture(dge.scene, q, dge.evaluate(q)).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+
+
+def env_render() -> Image.Image:
+    """``env.render()`` (render_mode="rgb_array") after ``reset(seed=0)`` of a solver episode on rect_small."""
+    import gymnasium as gym
+
+    env = gym.make("SpatialEvo-v0", mode="solver", scenes=[scene("rect_small")], task="object_size", image_size=(90, 120),
+                   max_images=4, render_mode="rgb_array")
+    env.reset(seed=0)
+    try:
+        return Image.fromarray(env.render())
+    finally:
+        env.close()
+
+
 PICTURES: list[Picture] = [
     Picture("depth_color.png", "depth_picture: frame 000010 of l_shaped, viridis with a colour bar in metres",
             lambda: depth_picture(images("l_shaped", "000010")["depth"])),
@@ -68,6 +99,10 @@ PICTURES: list[Picture] = [
                                      rgb=images("l_shaped", "000010")["rgb"], labels=True)),
     Picture("overview.png", "frame_sheet: every frame of rect_small, RGB | depth | instances",
             lambda: frame_sheet(scene("rect_small"), thumb=120)),
+    Picture("topdown.png", "topdown_image: l_dense from above, metre ticks, legend, labels without overlap, frame ids and view directions",
+            topdown),
+    Picture("show.png", "verdict_picture (spatialevo show): a relative_direction_hard question on l_shaped", verdict),
+    Picture("env_render.png", "SpatialEvo-v0 with render_mode='rgb_array': a solver turn's frames above its prompt", env_render),
 ]
 
 

@@ -2,13 +2,19 @@
 
 For each of the sixteen DGE tasks: take the first bundled scene (``rect_small``; the next one when
 it has no valid question of the task), draw a valid question with
-``DGE(scene).sample(task, make_rng(0, 0))``, evaluate it, write ``docs/images/tasks/<task>.png``
-(the frame(s) at 320x240 for image tasks, the top-down picture for scene tasks) and rewrite the
-block between ``<!-- example:<task> -->`` and ``<!-- /example:<task> -->`` in ``docs/tasks.md``.
-Deterministic: running it twice gives the same files.
+``DGE(scene).sample(task, make_rng(0, 0))``, evaluate it, write ``docs/images/tasks/<task>.png`` —
+the verdict picture of :func:`spatialevo.show.explain`: the question, the frames shown with it
+(named objects outlined), the top-down view with the task's geometry drawn, the objects and the
+answer — and rewrite the block between ``<!-- example:<task> -->`` and ``<!-- /example:<task> -->``
+in ``docs/tasks.md``. Deterministic: running it twice gives the same files.
+
+``--check`` compares the blocks exactly and each picture by its decoded pixels: same size, mean
+absolute difference at most ``MAX_MEAN_DIFF`` levels and at most ``MAX_FAR_SHARE`` of the pixels
+farther than ``FAR_LEVELS`` apart (antialiased text and the last float bit of a projection may
+differ between machines and library versions; a changed drawing does not pass).
 
     .venv/bin/python docs/make_task_examples.py            # pictures + example blocks
-    .venv/bin/python docs/make_task_examples.py --check    # exit 1 when docs/tasks.md is out of date
+    .venv/bin/python docs/make_task_examples.py --check    # exit 1 when docs/tasks.md or a picture is out of date
     .venv/bin/python docs/make_task_examples.py --print    # print the blocks, write nothing
 """
 
@@ -23,21 +29,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont
+import numpy as np
+from PIL import Image
 
 from spatialevo import DGE, Question, load_scene
 from spatialevo.bundled import bundled_scene_paths
 from spatialevo.dge import TASK_NAMES, TASKS, NoValidQuestionError, Verdict, make_rng
 from spatialevo.scene.model import Scene
-from spatialevo.scene.topdown import topdown_image
+from spatialevo.show import Picture, explain, geometry_notes
 
 DOCS = Path(__file__).resolve().parent
 DOC = DOCS / "tasks.md"
 IMAGES = DOCS / "images" / "tasks"
-FRAME_SIZE = (320, 240)
-TOPDOWN_SIZE = 900  # rendered at this size, then scaled down to TOPDOWN_MAX (keeps labels legible)
-TOPDOWN_MAX = 560
-CAPTION_H = 20
+#: --check tolerances (see the module docstring)
+MAX_MEAN_DIFF = 2.0
+FAR_LEVELS = 64
+MAX_FAR_SHARE = 0.01
 SEED = (0, 0)
 
 
@@ -114,7 +121,8 @@ def _refs(ex: Example) -> list[str]:
         raise RuntimeError(f"{ex.task}: {r.message}")
     out = []
     for lab, inst in zip(r.labels, r.objects):
-        out.append(ex.scene.objects[inst[0]].ref if len(inst) == 1 else f"{lab} ({len(inst)} instances, the nearest counts)")
+        what = "all counted" if TASKS[ex.task].label_rule == "count" else "the nearest counts"
+        out.append(ex.scene.objects[inst[0]].ref if len(inst) == 1 else f"{lab} ({len(inst)} instances, {what})")
     return out
 
 
@@ -122,9 +130,13 @@ def example_block(ex: Example) -> str:
     """Markdown of one worked example (without the markers)."""
     q, v = ex.question, ex.verdict
     scope = TASKS[ex.task].scope
-    what = "the frames shown" if scope != "scene" else "top-down view; labels are `label#id`, red dots and blue ticks = camera positions and headings"
+    shown = "its frame" if scope == "single_image" else "its two frames" if scope == "image_pair" else "frames of its clip"
+    what = f"the question, {shown} with the named objects outlined, the top-down view with the task's geometry, the answer"
+    notes = " ".join(n.removeprefix("Drawn: ") for n in geometry_notes(ex.scene, q, v, ex.dge))
     lines = [
         f"![{ex.task} example: {what}](images/tasks/{ex.task}.png)",
+        "",
+        f"*Picture:* {notes}" if notes else "*Picture:* the frames and the top-down view (metre ticks, legend, camera trajectory).",
         "",
         f"Scene `{ex.scene.scene_id}`, question drawn with `DGE(scene).sample(\"{ex.task}\", make_rng(0, 0))`"
         + (f"; objects {', '.join(f'`{r}`' for r in _refs(ex))}." if q.objects else "."),
@@ -163,72 +175,49 @@ def update_doc(text: str, blocks: dict[str, str]) -> str:
 
 
 # -- pictures ------------------------------------------------------------------------------------
-def _font(size: int) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1
-        return ImageFont.load_default()
+def explained(ex: Example) -> Picture:
+    """The example's verdict picture (:func:`spatialevo.show.explain`)."""
+    return explain(ex.scene, ex.question, ex.verdict, dge=ex.dge, text=ex.text)
 
 
-def _wrap(text: str, font: ImageFont.ImageFont, width: int) -> list[str]:
-    """``text`` broken at spaces into lines at most ``width`` pixels wide."""
-    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    lines: list[str] = []
-    for word in text.split(" "):
-        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
-            lines[-1] = f"{lines[-1]} {word}"
-        else:
-            lines.append(word)
-    return lines
-
-
-def _captioned(img: Image.Image, caption: str, *, below: bool = False) -> Image.Image:
-    """``img`` with a caption strip above (or below), the text wrapped to the image width."""
-    font = _font(13)
-    lines = _wrap(caption, font, img.width - 12)
-    strip = CAPTION_H + (len(lines) - 1) * (CAPTION_H - 4)
-    out = Image.new("RGB", (img.width, img.height + strip), (255, 255, 255))
-    out.paste(img, (0, 0 if below else strip))
-    y0 = img.height + 3 if below else 3
-    ImageDraw.Draw(out).multiline_text((6, y0), "\n".join(lines), fill=(0, 0, 0), font=font, spacing=3)
-    return out
-
-
-def _summary(ex: Example) -> str:
-    """One-line caption: the question's objects (as ``label#id``) and the answer (ASCII only)."""
-    v = ex.verdict
-    unit = {"m2": " m2"}.get(v.unit or "", f" {v.unit}" if v.unit else "")
-    objs = f"objects {', '.join(_refs(ex))}; " if ex.question.objects else ""
-    return f"{ex.task}: {objs}answer {v.answer_text}{unit}"
+def quantized(img: Image.Image) -> Image.Image:
+    """``img`` reduced to a 256-colour palette, as the pictures are stored (small files; deterministic)."""
+    return img.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
 
 
 def picture(ex: Example) -> Image.Image:
-    """The example's picture: captioned frame(s) for image tasks, the top-down view for scene tasks."""
-    frames = ex.question.frames
-    if not frames:
-        img = topdown_image(ex.scene, size=TOPDOWN_SIZE)
-        scale = TOPDOWN_MAX / max(img.size)
-        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.LANCZOS)
-        return _captioned(img, _summary(ex), below=True)
-    tiles = []
-    for k, fid in enumerate(frames):
-        rgb = ex.scene.frame_images(fid, ("rgb",))["rgb"]
-        tile = Image.fromarray(rgb).convert("RGB").resize(FRAME_SIZE, Image.LANCZOS)
-        name = "image" if len(frames) == 1 else f"image {k + 1}"
-        tiles.append(_captioned(tile, f"{name} (frame {fid})"))
-    gap = 6
-    out = Image.new("RGB", (sum(t.width for t in tiles) + gap * (len(tiles) - 1), tiles[0].height), (255, 255, 255))
-    x = 0
-    for t in tiles:
-        out.paste(t, (x, 0))
-        x += t.width + gap
-    return _captioned(out, _summary(ex), below=True)
+    """The example's picture as stored (RGB)."""
+    return quantized(explained(ex).image).convert("RGB")
 
 
 def png_bytes(img: Image.Image) -> bytes:
     buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True)
+    quantized(img).save(buf, format="PNG", optimize=True)
     return buf.getvalue()
+
+
+def picture_difference(new: Image.Image, path: Path) -> str | None:
+    """Why the picture at ``path`` is not ``new`` within the --check tolerances (``None``: it is)."""
+    if not path.is_file():
+        return "missing"
+    old = Image.open(path).convert("RGB")
+    if old.size != new.size:
+        return f"size {old.size[0]}x{old.size[1]}, now {new.size[0]}x{new.size[1]}"
+    d = np.abs(np.asarray(old, dtype=np.int16) - np.asarray(new.convert("RGB"), dtype=np.int16)).max(axis=2)
+    mean, far = float(d.mean()), float((d > FAR_LEVELS).mean())
+    if mean > MAX_MEAN_DIFF or far > MAX_FAR_SHARE:
+        return f"pixels differ (mean {mean:.2f} levels, {far:.2%} of them by more than {FAR_LEVELS})"
+    return None
+
+
+def stale_pictures(examples: list[Example]) -> dict[str, str]:
+    """Task → why its picture in ``docs/images/tasks/`` is out of date (empty: all up to date)."""
+    out = {}
+    for ex in examples:
+        why = picture_difference(picture(ex), IMAGES / f"{ex.task}.png")
+        if why is not None:
+            out[ex.task] = why
+    return out
 
 
 # -- main ----------------------------------------------------------------------------------------
@@ -247,14 +236,22 @@ def main(argv: list[str] | None = None) -> int:
     text = DOC.read_text(encoding="utf-8")
     new = update_doc(text, blocks)
     if args.check:
+        stale = stale_pictures(examples)
+        for task, why in stale.items():
+            print(f"docs/images/tasks/{task}.png is out of date: {why}", file=sys.stderr)
         if new != text:
-            print("docs/tasks.md is out of date: run .venv/bin/python docs/make_task_examples.py", file=sys.stderr)
+            print("docs/tasks.md is out of date", file=sys.stderr)
+        if stale or new != text:
+            print("run .venv/bin/python docs/make_task_examples.py", file=sys.stderr)
             return 1
-        print("docs/tasks.md is up to date")
+        print("docs/tasks.md and its pictures are up to date")
         return 0
     IMAGES.mkdir(parents=True, exist_ok=True)
     for ex in examples:
-        data = png_bytes(picture(ex))
+        pic = explained(ex)
+        for problem in pic.problems:
+            print(f"warning: {ex.task}: {problem}", file=sys.stderr)
+        data = png_bytes(pic.image)
         path = IMAGES / f"{ex.task}.png"
         path.write_bytes(data)
         print(f"{path.relative_to(DOCS.parent)}  {len(data) / 1024:.1f} KB  ({ex.scene.scene_id}: {ex.question.to_json()} -> {ex.verdict.answer_text})")

@@ -42,8 +42,8 @@ def _help_text(parser: argparse.ArgumentParser, action: argparse.Action) -> str:
 
 def test_the_walk_reaches_every_command() -> None:
     tops = {words[0] for words in PARSERS if words}
-    assert tops == {"scene", "generate", "pose", "evolve", "eval", "demo"}
-    assert {("pose", "train"), ("pose", "eval"), ("scene", "render")} <= set(PARSERS)
+    assert tops == {"scene", "generate", "show", "pose", "evolve", "eval", "demo"}
+    assert {("pose", "train"), ("pose", "eval"), ("scene", "render"), ("scene", "export"), ("scene", "view")} <= set(PARSERS)
 
 
 @pytest.mark.parametrize("words", list(PARSERS), ids=IDS)

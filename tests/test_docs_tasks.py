@@ -179,3 +179,32 @@ def test_worked_examples_are_in_sync() -> None:
     for ex in examples:
         png = ROOT / "docs" / "images" / "tasks" / f"{ex.task}.png"
         assert png.is_file() and png.stat().st_size < 150_000, f"{png} missing or too large"
+        pic = mod.explained(ex)
+        assert not pic.problems, f"{ex.task}: {pic.problems}"  # e.g. a frame of a scene task's clip showing none of its objects
+        assert pic.notes, f"{ex.task}: the picture draws none of the task's geometry"
+        why = mod.picture_difference(mod.quantized(pic.image).convert("RGB"), png)
+        assert why is None, f"{png.name} is stale ({why}): run .venv/bin/python docs/make_task_examples.py"
+
+
+def test_picture_check_tolerates_noise_but_not_a_changed_drawing(tmp_path) -> None:
+    spec = importlib.util.spec_from_file_location("make_task_examples", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["make_task_examples"] = mod
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.modules.pop("make_task_examples", None)
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    path = tmp_path / "p.png"
+    Image.fromarray(base).save(path)
+    noisy = np.clip(base.astype(int) + rng.integers(-1, 2, base.shape), 0, 255).astype(np.uint8)  # last-bit differences
+    assert mod.picture_difference(Image.fromarray(noisy), path) is None
+    changed = base.copy()
+    changed[100:160, 100:220] = 255 - changed[100:160, 100:220]  # a drawn element moved or added
+    assert "pixels differ" in mod.picture_difference(Image.fromarray(changed), path)
+    assert "size" in mod.picture_difference(Image.fromarray(base[:-1]), path)
+    assert mod.picture_difference(Image.fromarray(base), tmp_path / "missing.png") == "missing"

@@ -13,6 +13,7 @@ from spatialevo.generate import MAX_SEED, GenerateConfig, generate, merge, parse
 from spatialevo.hfdata import FORMATS, write_folder
 from spatialevo.hfdata.folder import SHARD_BYTES
 from spatialevo.selfplay import RoundConfig
+from spatialevo.showpictures import MAX_PICTURES
 
 
 def add_parser(sub: Any) -> None:
@@ -70,6 +71,10 @@ def add_parser(sub: Any) -> None:
                    help="share of each scene-task's records that are invalid questions, answered by their reason code (default 0)")
     g.add_argument("--shard-mb", type=int, default=SHARD_BYTES >> 20, help=f"size at which a Parquet shard is closed, MB (default {SHARD_BYTES >> 20})")
     g.add_argument("--hf", action="store_true", help=argparse.SUPPRESS)  # before 0.2: the Hugging Face copy (now always written)
+    g.add_argument("--pictures", type=int, default=0, metavar="N",
+                   help="also draw N records, spread evenly over the dataset, as OUT/pictures/<k>-<task>.png: the frames "
+                        "with the named objects outlined, a top-down view with the task's geometry, question and answer "
+                        "(what spatialevo show draws) (default 0: none)")
     g.add_argument("--workers", type=int, default=0,
                    help="processes making records on this machine (this one writes them; the records are the same bytes "
                         "for any number) (default 0: one per CPU; 1: this process alone)")
@@ -93,6 +98,8 @@ def _run(args: Any) -> int:
     ``--merge-only``, verify and merge them into ``data.jsonl`` and write the Parquet shards and card."""
     if not args.out.strip():
         raise SpatialEvoError("--out is empty")
+    if not 0 <= args.pictures <= MAX_PICTURES:
+        raise SpatialEvoError(f"--pictures must be between 0 and {MAX_PICTURES}, got {args.pictures}")
     if not 1 <= args.shard_mb <= 1 << 20:
         raise SpatialEvoError(f"--shard-mb must be between 1 and {1 << 20}, got {args.shard_mb}")
     out = Path(args.out)
@@ -132,4 +139,9 @@ def _run(args: Any) -> int:
     res = write_folder(out, args.format, shard_bytes=args.shard_mb << 20)
     print(f"wrote {res['rows']} {args.format} rows in {len(res['shards'])} shard(s) to {out / 'data'} "
           f"and the card {out / 'README.md'}: datasets.load_dataset({str(out)!r}) reads them")
+    if args.pictures:
+        from spatialevo.showpictures import write_pictures
+
+        paths = write_pictures(out, out / "pictures", args.pictures, scenes=args.scenes, labels=args.labels, label_map=args.label_map)
+        print(f"drew {len(paths)} record(s) in {out / 'pictures'}")
     return 0

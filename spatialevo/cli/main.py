@@ -1,7 +1,7 @@
 """``spatialevo`` command line: ``spatialevo --help``.
 
 Every subcommand's parser and the function it runs live in one module of this package
-(:mod:`~spatialevo.cli.scene`, :mod:`~spatialevo.cli.generate`, :mod:`~spatialevo.cli.pose`,
+(:mod:`~spatialevo.cli.scene`, :mod:`~spatialevo.cli.generate`, :mod:`~spatialevo.cli.show`, :mod:`~spatialevo.cli.pose`,
 :mod:`~spatialevo.cli.evolve`, :mod:`~spatialevo.cli.eval`, :mod:`~spatialevo.cli.demo`), each with an
 ``add_parser(sub)``; the library code they call lives outside ``spatialevo.cli`` and never imports it.
 This module builds the top-level parser from them and turns errors into one-line messages. The
@@ -16,7 +16,7 @@ import os
 import sys
 
 from spatialevo import __version__
-from spatialevo.cli import demo, evolve, generate, pose, scene
+from spatialevo.cli import demo, evolve, generate, pose, scene, show
 from spatialevo.cli import eval as eval_cmd
 from spatialevo.errors import ServiceError, SpatialEvoError
 
@@ -36,12 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
             "  spatialevo scene generate --seed 0 --count 2 --out out/rooms --topdown\n"
             "  spatialevo scene inspect path/to/scene0000_00 --topdown scene.png\n"
             "  spatialevo scene render scenes/rect_small.npz --out out/render\n"
+            "  spatialevo scene export scenes/rect_small.npz --out out/rect_small.glb\n"
+            "  spatialevo show '{\"task\": \"room_size\"}' --scene rect_small --out out/room_size.png\n"
             "  spatialevo pose train --synthetic 0,1,2,3 --out out/pose/adaptive.pt"
         ),
     )
     parser.add_argument("--version", action="version", version=f"spatialevo {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{scene,generate,pose,evolve,eval,demo}")
-    for module in (scene, generate, pose, evolve, eval_cmd, demo):
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{scene,generate,show,pose,evolve,eval,demo}")
+    for module in (scene, generate, show, pose, evolve, eval_cmd, demo):
         module.add_parser(sub)
     return parser
 

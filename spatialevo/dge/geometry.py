@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 _SIGNS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=np.float64)
-#: (12, 2) corner-index pairs of the box edges (corners in ``_SIGNS`` order differ in one sign).
-_EDGES = np.array([(i, j) for i in range(8) for j in range(i + 1, 8) if np.sum(_SIGNS[i] != _SIGNS[j]) == 1])
+#: (12, 2) corner-index pairs of the box edges (corners in ``_SIGNS`` order, the order of
+#: :meth:`OrientedBox.corners`, differ in one sign).
+BOX_EDGES = np.array([(i, j) for i in range(8) for j in range(i + 1, 8) if np.sum(_SIGNS[i] != _SIGNS[j]) == 1])
 
 
 def box_corners(center: np.ndarray, extents: np.ndarray, rotation: np.ndarray) -> np.ndarray:
@@ -100,8 +101,8 @@ def box_box_distance(c1: np.ndarray, e1: np.ndarray, R1: np.ndarray, c2: np.ndar
     k1 = box_corners(c1, e1, R1)
     k2 = box_corners(c2, e2, R2)
     d = np.minimum(point_box_distance(k1, c2, e2, R2).min(-1), point_box_distance(k2, c1, e1, R1).min(-1))
-    s1, t1 = k1[..., _EDGES[:, 0], :], k1[..., _EDGES[:, 1], :]
-    s2, t2 = k2[..., _EDGES[:, 0], :], k2[..., _EDGES[:, 1], :]
+    s1, t1 = k1[..., BOX_EDGES[:, 0], :], k1[..., BOX_EDGES[:, 1], :]
+    s2, t2 = k2[..., BOX_EDGES[:, 0], :], k2[..., BOX_EDGES[:, 1], :]
     ee = segment_segment_distance(s1[..., :, None, :], t1[..., :, None, :], s2[..., None, :, :], t2[..., None, :, :])
     d = np.minimum(d, ee.reshape(*ee.shape[:-2], -1).min(-1))
     return np.where(boxes_overlap(c1, e1, R1, c2, e2, R2), 0.0, d)

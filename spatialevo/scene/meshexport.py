@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from spatialevo.dge.geometry import BOX_EDGES
 from spatialevo.errors import SpatialEvoError
 from spatialevo.scene.model import Scene
 
@@ -53,9 +54,6 @@ if TYPE_CHECKING:
 FORMATS = ("ply", "glb")
 #: Default distance of a frustum's image rectangle from the camera centre, metres.
 FRUSTUM_DEPTH_M = 0.3
-#: The 12 edges of a box as pairs of :meth:`OrientedBox.corners` indices (corner ``k`` has signs
-#: ``(k >> 2, k >> 1, k) & 1`` along the box axes).
-BOX_EDGES = np.array([[0, 1], [2, 3], [4, 5], [6, 7], [0, 2], [1, 3], [4, 6], [5, 7], [0, 4], [1, 5], [2, 6], [3, 7]], dtype=np.int64)
 #: The 8 edges of a frustum: centre (0) to each image corner (1-4), then the image rectangle.
 FRUSTUM_EDGES = np.array([[0, 1], [0, 2], [0, 3], [0, 4], [1, 2], [2, 3], [3, 4], [4, 1]], dtype=np.int64)
 #: Colour of cloud points without colours, RGB.
