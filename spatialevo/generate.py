@@ -106,8 +106,10 @@ def generate(cfg: GenerateConfig, *, progress: bool = True, ray: RayOptions | No
     units without a question, reused questions, scenes skipped, chunks, parts regenerated).
 
     ``workers``: processes making the shard's missing chunks (:mod:`spatialevo.genpool`; 0: one
-    per CPU; 1: this process). ``ray``: run them as Ray tasks (:mod:`spatialevo.raygen`) instead.
-    Either way the parts, images and records are the same bytes.
+    per CPU; 1: this process; spawned workers, where a fork is not safe, need a calling script's top
+    level under ``if __name__ == "__main__":``). ``ray``: run them as Ray tasks
+    (:mod:`spatialevo.raygen`) instead (``workers`` must then be 1). Either way the parts, images and
+    records are the same bytes.
 
     Raises:
         SpatialEvoError: a bad argument, a folder holding a run with other arguments, or a shard
@@ -117,6 +119,8 @@ def generate(cfg: GenerateConfig, *, progress: bool = True, ray: RayOptions | No
     check_config(cfg)
     pool_size(workers, 1)  # checks the value
     if ray is not None:
+        if workers != 1:
+            raise SpatialEvoError("workers is for the local backend; the Ray backend's are RayOptions.workers (--ray-workers)")
         ray.check()
     rnd = Round(cfg.scenes, dataclasses.replace(cfg.round, cache=min(cfg.round.cache, 2)))  # one scene at a time
     source = rnd.source

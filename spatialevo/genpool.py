@@ -1,22 +1,24 @@
 """Dataset generation on this machine's cores: ``spatialevo generate --workers N``.
 
 The run is the one of :mod:`spatialevo.generate` (the same units, chunks, parts, manifest and
-images); only where a chunk's records are made changes. ``N`` worker processes (forked where
-:func:`start_method` allows, so they start in milliseconds with this process's imports and
-scenes in memory; else spawned) each make chunks with a
+images); only where a chunk's records are made changes. ``N`` worker processes (at most one per
+CPU; forked where :func:`start_method` allows, so they start in milliseconds with this process's
+imports; else spawned, which needs a script's top level under ``if __name__ == "__main__":``, as
+every ``multiprocessing`` spawn does) each load the scenes of their chunks and make them with a
 :class:`~spatialevo.genworker.Worker` and send back the record lines and PNG bytes; this process
 is the only writer of the output folder: it writes a chunk's images, then its part (atomically),
 as each chunk comes back. So the parts are the bytes a one-process run writes (tests compare
 every file), and a killed run resumes like any other: the finished parts verify and are skipped.
 
 A worker that dies (killed, out of memory) stops the run with an error naming its chunk; the parts
-written so far are kept, and rerunning the command finishes the rest. Ctrl-C reaches only this
-process, which stops the workers.
+written so far are kept, and rerunning the command finishes the rest. The workers ignore Ctrl-C
+(SIGINT reaches the whole process group); this process then stops them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import multiprocessing as mp
 import os
 import signal
@@ -26,33 +28,31 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spatialevo.cpus import available_cpus
 from spatialevo.errors import SpatialEvoError
 from spatialevo.genworker import lanes, next_chunk
-from spatialevo.runfolder import done_records
+from spatialevo.runfolder import HELD_LOCKS, done_records
 
 if TYPE_CHECKING:
     from spatialevo.genunits import Units
 
+log = logging.getLogger(__name__)
 #: chunks each worker has queued at once (one being made, one waiting: no idle gap between chunks)
 IN_FLIGHT = 2
 #: seconds a worker is given to exit after the run before it is terminated
 JOIN_TIMEOUT_S = 10
 
 
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the platform has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
 def pool_size(workers: int, chunks: int) -> int:
-    """Worker processes for ``chunks`` chunks: ``workers`` (0: one per available CPU), at most one
-    per chunk; 1 means the chunks are made in this process."""
+    """Worker processes for ``chunks`` chunks: ``workers`` (0: one per available CPU,
+    :func:`~spatialevo.cpus.available_cpus`), at most one per CPU (with a warning: each holds its
+    own scenes in memory) and one per chunk; 1 means the chunks are made in this process."""
     if isinstance(workers, bool) or not isinstance(workers, int) or not 0 <= workers <= 1024:
         raise SpatialEvoError(f"--workers must be between 0 (one per CPU) and 1,024, got {workers!r}")
-    return max(1, min(workers or available_cpus(), chunks))
+    cpus = available_cpus()
+    if workers > cpus and chunks > cpus:
+        log.warning("--workers %d: this process may use %d CPUs; running %d workers", workers, cpus, cpus)
+    return max(1, min(workers or cpus, cpus, chunks))
 
 
 def _fork_safe(t: threading.Thread) -> bool:
@@ -63,8 +63,10 @@ def _fork_safe(t: threading.Thread) -> bool:
 
 def start_method() -> str:
     """``"fork"`` where the platform has it and this process runs no other Python thread than
-    :func:`_fork_safe` ones: the workers then inherit the imports and scenes; else ``"spawn"`` (a
-    fresh interpreter per worker: a fork of a process whose threads may hold locks could hang)."""
+    :func:`_fork_safe` ones: the workers then inherit the imports; else ``"spawn"`` (a fresh
+    interpreter per worker: a fork of a process whose threads may hold locks could hang). Threads
+    of native libraries (an OpenMP pool of torch, say) are not seen here; the workers call none of
+    those libraries (numpy, numba kernels run by their own Python threads, PIL, zlib)."""
     safe = all(_fork_safe(t) for t in threading.enumerate())
     return "fork" if "fork" in mp.get_all_start_methods() and safe else "spawn"
 
@@ -77,6 +79,12 @@ def _serve(conn: Connection, cfg: Any, names: list[str], content: list[str], inh
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     for other in inherited:
         other.close()
+    for fd in list(HELD_LOCKS):  # copies of the driver's folder lock (fork): a worker outliving it must not hold it
+        HELD_LOCKS.discard(fd)
+        try:
+            os.close(fd)
+        except OSError:
+            pass
     from spatialevo.genworker import Worker
 
     try:
@@ -162,6 +170,29 @@ def pool_chunks(units: Units, todo: list[int], out: Path, run: str, workers: int
     pool.close()
 
 
+def _lost(pool: _Pool, w: int, chunk: int | None) -> SpatialEvoError:
+    """The error of worker ``w`` whose pipe broke: the error it sent before exiting, if any (an
+    unreadable scene, say), else how it ended (killed by a signal, out of memory)."""
+    conn = pool.conns[w]
+    try:
+        if conn.poll():
+            msg = conn.recv()
+            if msg[0] == "error":
+                return _failed(msg)
+    except (EOFError, OSError):
+        pass
+    pool.procs[w].join(JOIN_TIMEOUT_S)  # its pipe closed: it is exiting; reap it for its exit code
+    code = pool.procs[w].exitcode
+    how = f"was killed by signal {-code}" if code is not None and code < 0 else "is still running" if code is None else f"exited (code {code})"
+    where = f"chunk {chunk}: its" if chunk is not None else "a"
+    return SpatialEvoError(f"{where} worker process {how}; the parts written so far are kept, rerun the same command to finish")
+
+
+def _failed(msg: tuple) -> SpatialEvoError:
+    where = f"chunk {msg[1]}" if msg[1] >= 0 else "a worker process"
+    return SpatialEvoError(f"{where} failed: {msg[2]}")
+
+
 def _drive(pool: _Pool, units: Units, out: Path, run: str, all_lanes: list[Any], write_image: Any) -> Iterator[tuple[int, list[str] | None]]:
     asked: dict[int, list[int]] = {w: [] for w in range(len(pool.conns))}  # chunks each worker has been sent, oldest first
 
@@ -173,7 +204,10 @@ def _drive(pool: _Pool, units: Units, out: Path, run: str, all_lanes: list[Any],
             if done_records(out, c, run, warn=False) is not None:  # another run wrote it meanwhile
                 yield c, None
                 continue
-            pool.conns[w].send(c)
+            try:
+                pool.conns[w].send(c)
+            except OSError:  # the worker is gone (an error it sent first is the one to report)
+                raise _lost(pool, w, asked[w][0] if asked[w] else c) from None
             asked[w].append(c)
 
     for w in range(len(pool.conns)):
@@ -185,15 +219,9 @@ def _drive(pool: _Pool, units: Units, out: Path, run: str, all_lanes: list[Any],
             try:
                 msg = conn.recv()  # type: ignore[union-attr]
             except (EOFError, OSError):
-                pool.procs[w].join(JOIN_TIMEOUT_S)  # its pipe closed: it is exiting; reap it for its exit code
-                code = pool.procs[w].exitcode
-                how = (f"was killed by signal {-code}" if code is not None and code < 0 else "is still running" if code is None
-                       else f"exited (code {code})")
-                raise SpatialEvoError(f"chunk {asked[w][0]}: its worker process {how}; the parts written so far are kept, "
-                                      "rerun the same command to finish") from None
+                raise _lost(pool, w, asked[w][0]) from None
             if msg[0] == "error":
-                where = f"chunk {msg[1]}" if msg[1] >= 0 else "a worker process"
-                raise SpatialEvoError(f"{where} failed: {msg[2]}")
+                raise _failed(msg)
             _, c, lines, images, stats = msg
             asked[w].remove(c)
             for rel, data in images:

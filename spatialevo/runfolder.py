@@ -110,6 +110,11 @@ def create_exclusive(path: Path, data: bytes, out: Path) -> None:
         unlink(tmp)
 
 
+#: descriptors of the ``.lock`` files this process holds open (a forked worker closes its copies,
+#: so that a worker outliving a killed command does not keep the folder locked)
+HELD_LOCKS: set[int] = set()
+
+
 @contextmanager
 def lock(out: Path, *, shared: bool) -> Iterator[bool]:
     """``flock`` of ``<out>/.lock``: shared (blocking) or exclusive (non-blocking); yields whether held."""
@@ -117,6 +122,7 @@ def lock(out: Path, *, shared: bool) -> Iterator[bool]:
         yield shared
         return
     fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    HELD_LOCKS.add(fd)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -130,6 +136,7 @@ def lock(out: Path, *, shared: bool) -> Iterator[bool]:
             held = shared
         yield held
     finally:
+        HELD_LOCKS.discard(fd)
         os.close(fd)
 
 

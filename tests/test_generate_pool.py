@@ -101,8 +101,9 @@ def test_fork_is_chosen_only_without_other_threads(monkeypatch) -> None:
 
 
 def test_pool_size() -> None:
-    assert genpool.pool_size(0, 1000) == genpool.available_cpus()
-    assert genpool.pool_size(8, 3) == 3 and genpool.pool_size(2, 10) == 2 and genpool.pool_size(5, 0) == 1
+    cpus = genpool.available_cpus()
+    assert genpool.pool_size(0, 1000) == cpus
+    assert genpool.pool_size(8, 3) == min(3, cpus) and genpool.pool_size(1000, 10_000) == cpus and genpool.pool_size(5, 0) == 1
     for bad in (-1, 1025, True, 1.5):
         with pytest.raises(SpatialEvoError, match="--workers"):
             genpool.pool_size(bad, 4)  # type: ignore[arg-type]
@@ -153,6 +154,51 @@ def test_a_full_disk_stops_the_workers_and_the_rerun_finishes(tmp_path, local, m
     same_tree(local, out)
 
 
+def test_an_error_sent_before_the_pipe_broke_is_the_one_reported(tmp_path, monkeypatch) -> None:
+    """A worker that fails at once (its scenes unreadable) and exits before the driver sends it a
+    chunk: the driver reports the worker's error, not 'Broken pipe'."""
+    def unreadable(self, *a, **kw):
+        raise SpatialEvoError("the worker sees other scenes")
+
+    real_init = genpool._Pool.__init__
+
+    def slow_driver(self, *a, **kw):
+        real_init(self, *a, **kw)
+        time.sleep(1.0)  # the workers fail and exit before the first chunk is sent
+
+    monkeypatch.setattr(genpool, "start_method", lambda: "fork")
+    monkeypatch.setattr(Worker, "__init__", unreadable)
+    monkeypatch.setattr(genpool._Pool, "__init__", slow_driver)
+    with pytest.raises(SpatialEvoError, match="a worker process failed: the worker sees other scenes"):
+        generate(config(tmp_path / "x"), progress=False, workers=2)
+
+
+def test_forked_workers_do_not_hold_the_folder_lock(tmp_path, monkeypatch) -> None:
+    def report_locks(self, c: int):
+        held = [f for f in os.listdir("/proc/self/fd") if os.path.realpath(f"/proc/self/fd/{f}").endswith("/.lock")]
+        raise RuntimeError(f"lock descriptors open: {len(held)}")
+
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("no /proc on this platform")
+    monkeypatch.setattr(genpool, "start_method", lambda: "fork")
+    monkeypatch.setattr(Worker, "chunk", report_locks)
+    with pytest.raises(SpatialEvoError, match="lock descriptors open: 0"):
+        generate(config(tmp_path / "x"), progress=False, workers=2)
+
+
+def test_workers_and_the_ray_backend_do_not_mix(tmp_path) -> None:
+    from spatialevo.cli.main import main
+    from spatialevo.raygen import RayOptions
+
+    assert main(["generate", "--out", str(tmp_path / "x"), "--backend", "ray", "--workers", "2"]) == 2
+    with pytest.raises(SpatialEvoError, match="workers is for the local backend"):
+        generate(config(tmp_path / "y"), progress=False, workers=2, ray=RayOptions())
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a shell's background job starts with SIGINT ignored
+
+
 def _wait_for_parts(out: Path, proc: subprocess.Popen, n: int) -> None:
     deadline = time.monotonic() + 240
     while len(list((out / "parts").glob("part-*.jsonl"))) < n:
@@ -199,7 +245,8 @@ def test_killed_then_resumed_equals_one_process(tmp_path, victim, local6) -> Non
 
 def test_ctrl_c_stops_the_workers(tmp_path) -> None:
     out = tmp_path / "run"
-    proc = subprocess.Popen(script(out, 2, per_task=6), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(script(out, 2, per_task=6), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_sigint)
     try:
         _wait_for_parts(out, proc, 1)
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group

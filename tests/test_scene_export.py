@@ -298,3 +298,25 @@ def test_scene_without_object_points_exports_its_point_cloud(scene, tmp_path):
     assert len(pc.points) == len(cloud) + 8 * len(objs)
     np.testing.assert_array_equal(np.asarray(pc.points)[: len(cloud)], cloud)
     np.testing.assert_allclose(np.asarray(pc.colors)[: len(cloud)] * 255, colours, atol=1e-6)
+
+
+def test_written_files_get_ordinary_permissions_and_failures_leave_nothing(tmp_path) -> None:
+    """Exports and pictures are written through one atomic helper: the file gets 0666 less the
+    umask (not mkstemp's private 0600), and an error mid-write leaves neither a temporary file nor a
+    changed target."""
+    import os
+
+    from spatialevo.scene.imageio import atomic_file
+
+    scene = load_scene(bundled_scene_paths()[0])
+    out = export_scene(scene, tmp_path / "s.glb")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
+    (tmp_path / "keep.png").write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_file(tmp_path / "keep.png") as fh:
+            fh.write(b"new, partial")
+            raise KeyboardInterrupt
+    assert (tmp_path / "keep.png").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.png", "s.glb"]

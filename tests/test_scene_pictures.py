@@ -222,3 +222,22 @@ def test_docs_pictures_are_up_to_date_and_the_check_can_fail(tmp_path, capsys):
     assert mod.main(["--check", "--dir", str(tmp_path / "pics")]) == 1
     err = capsys.readouterr().err
     assert "out of date" in err and "missing" in err
+
+
+def test_sheet_of_frames_whose_depth_is_smaller_than_their_rgb(tmp_path) -> None:
+    """Scans store depth at their own resolution (ScanNet++ iPhone: 256x192 beside 1920x1440 RGB):
+    every kind is sampled on its own grid, the whole depth image reaches the thumbnail."""
+    import dataclasses
+
+    from spatialevo.scene.pictures import SheetBuilder
+
+    scene = load_scene(bundled_scene_paths()[0])
+    img = scene.frame_images(scene.frames[0])
+    half = {"rgb": img["rgb"], "depth": np.ascontiguousarray(img["depth"][::2, ::2])}
+    b = SheetBuilder(dataclasses.replace(scene, mesh=None), kinds=("rgb", "depth"), thumb=64)
+    b.add("a", half)
+    b.add("b", {"rgb": img["rgb"], "depth": img["depth"]})
+    (_, small), (_, full) = b.cells
+    assert small["depth"].shape == full["depth"].shape == small["rgb"].shape[:2]
+    assert np.median(np.abs(small["depth"] - full["depth"])) < 0.05  # the same view (edges aside), not its top-left quarter
+    assert b.image().size[0] > 0

@@ -75,9 +75,10 @@ def add_parser(sub: Any) -> None:
                    help="also draw N records, spread evenly over the dataset, as OUT/pictures/<k>-<task>.png: the frames "
                         "with the named objects outlined, a top-down view with the task's geometry, question and answer "
                         "(what spatialevo show draws) (default 0: none)")
-    g.add_argument("--workers", type=int, default=0,
-                   help="processes making records on this machine (this one writes them; the records are the same bytes "
-                        "for any number) (default 0: one per CPU; 1: this process alone)")
+    g.add_argument("--workers", type=int, default=None,
+                   help="processes making records on this machine, at most one per CPU (this one writes them; the records "
+                        "are the same bytes for any number; --backend local only) (default: one per CPU, as 0; 1: this "
+                        "process alone)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     r = g.add_argument_group("Ray (--backend ray; the records are the same bytes as --backend local)")
     r.add_argument("--backend", default="local", choices=("local", "ray"),
@@ -116,8 +117,10 @@ def _run(args: Any) -> int:
         if args.backend == "ray":
             from spatialevo.raygen import RayOptions
 
+            if args.workers is not None:
+                raise SpatialEvoError("--workers is for --backend local; the Ray backend's are --ray-workers")
             ray = RayOptions(address=args.ray_address, workers=args.ray_workers, scenes=args.ray_scenes)
-        res = generate(cfg, progress=not args.quiet, ray=ray, workers=args.workers)
+        res = generate(cfg, progress=not args.quiet, ray=ray, workers=1 if ray is not None else 0 if args.workers is None else args.workers)
         print(f"wrote {res['written']} records ({res['records']} in this shard's parts; {res['invalid']} invalid questions; "
               f"{res['repeated']} reuse a question: "
               f"the scene had fewer distinct ones); {res['no_question']} units without a valid question; "

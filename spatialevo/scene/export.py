@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from spatialevo.scene.imageio import write_png
+from spatialevo.scene.imageio import atomic_file, write_png
 from spatialevo.scene.model import Frame, Scene
 from spatialevo.scene.pictures import SheetBuilder, depth_picture, instance_picture, sheet_frames
 from spatialevo.scene.render import render_frame
@@ -28,11 +28,10 @@ from spatialevo.scene.visibility import visible_fractions
 
 
 def save_picture(path: Path, image: Image.Image, compress_level: int = 3) -> Path:
-    """Write a PIL image as PNG atomically (temporary file + rename); return ``path``. zlib level 3
+    """Write a PIL image as PNG atomically (:func:`~spatialevo.scene.imageio.atomic_file`); return ``path``. zlib level 3
     (of 0-9): for these pictures about twice as fast as the default 6, files about 1.4x as large."""
-    tmp = path.with_name(path.name + ".tmp")
-    image.save(tmp, format="PNG", compress_level=compress_level)
-    tmp.replace(path)
+    with atomic_file(path) as fh:
+        image.save(fh, format="PNG", compress_level=compress_level)
     return path
 
 
@@ -53,10 +52,8 @@ def render_scene_frames(scene: Scene, out: Path, frames: Sequence[Frame], desc: 
         img = render_frame(scene, f, backend=backend)
         write_png(out / "rgb" / f"{f.id}.png", img["rgb"])
         write_png(out / "depth" / f"{f.id}.png", np.clip(np.round(img["depth"] * 1000), 0, 65535).astype(np.uint16))
-        tmp = out / "instance" / f"{f.id}.npy.tmp"
-        with open(tmp, "wb") as fh:
+        with atomic_file(out / "instance" / f"{f.id}.npy") as fh:
             np.save(fh, img["instance"])
-        tmp.replace(out / "instance" / f"{f.id}.npy")
         if sheet is not None:
             save_picture(out / "depth_color" / f"{f.id}.png", depth_picture(img["depth"]))
             save_picture(out / "instance_color" / f"{f.id}.png", instance_picture(img["instance"], scene))
@@ -64,9 +61,8 @@ def render_scene_frames(scene: Scene, out: Path, frames: Sequence[Frame], desc: 
                 sheet.add(f.id, img)
         frac = visible_fractions(scene, f)
         vis[f.id] = {o.ref: round(float(v), 4) for o, v in zip(scene.objects, frac) if v > 0}
-    tmp = out / "visibility.json.tmp"
-    tmp.write_text(json.dumps(vis, indent=1, sort_keys=True))
-    tmp.replace(out / "visibility.json")
+    with atomic_file(out / "visibility.json") as fh:
+        fh.write(json.dumps(vis, indent=1, sort_keys=True).encode())
     if sheet is not None and frames:
         save_picture(out / "overview.png", sheet.image(), compress_level=1)
     return vis

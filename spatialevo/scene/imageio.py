@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -102,11 +107,41 @@ def read_instance(path: str | Path) -> np.ndarray:
     return as_array(arr, None, "instance", path=path, dtype=np.int32)  # whole numbers in the int32 range
 
 
-def write_png(path: str | Path, array: np.ndarray) -> Path:
-    """Write uint8 (H, W[, 3]) or uint16 (H, W) arrays as PNG atomically (temp file + rename)."""
+@lru_cache(maxsize=1)
+def _umask() -> int:
+    """This process's umask (read from /proc where it can be; ``os.umask`` set-and-restore else)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary file that becomes ``path`` only once the ``with`` block succeeds: written under a
+    unique temporary name in the same folder (two writers never share one), given the permissions
+    an ordinary new file gets (0666 less the umask), renamed into place; removed on any error or
+    Ctrl-C, so nothing partial is left and an existing ``path`` stays as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(np.ascontiguousarray(array)).save(tmp, format="PNG")
-    tmp.replace(path)
-    return path
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_png(path: str | Path, array: np.ndarray) -> Path:
+    """Write uint8 (H, W[, 3]) or uint16 (H, W) arrays as PNG atomically (:func:`atomic_file`)."""
+    with atomic_file(path) as fh:
+        Image.fromarray(np.ascontiguousarray(array)).save(fh, format="PNG")
+    return Path(path)

@@ -35,8 +35,6 @@ Files (:func:`export_scene`, written atomically: temporary file + rename):
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -250,23 +248,16 @@ def export_format(path: str | Path, format: str | None = None) -> str:
 
 
 def _atomic_write(path: Path, chunks: Any) -> None:
-    """Write the byte strings of the iterable ``chunks`` to ``path`` through a temporary file in the
-    same folder, renamed into place (the temporary file is removed on failure)."""
+    """Write the byte strings of the iterable ``chunks`` to ``path`` atomically
+    (:func:`~spatialevo.scene.imageio.atomic_file`: nothing partial is left on failure)."""
+    from spatialevo.scene.imageio import atomic_file
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise SpatialEvoError(f"cannot write '{path}': {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_file(path) as fh:
             for chunk in chunks:
                 fh.write(chunk)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise SpatialEvoError(f"cannot write '{path}': {exc.strerror or exc}") from None
-        raise
+    except OSError as exc:
+        raise SpatialEvoError(f"cannot write '{path}': {exc.strerror or exc}") from None
 
 
 def _ply_chunks(parts: ExportParts, scene_id: str):

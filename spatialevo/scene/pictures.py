@@ -146,8 +146,8 @@ def depth_picture(depth_m: np.ndarray, *, vmin: float | None = None, vmax: float
     lo, hi = depth_range(d) if vmin is None or vmax is None else (0.0, 1.0)
     lo = lo if vmin is None else float(vmin)
     hi = hi if vmax is None else float(vmax)
-    if not hi > lo:
-        raise ValueError(f"depth colour range needs vmax > vmin, got [{lo}, {hi}] m")
+    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+        raise ValueError(f"depth colour range needs finite vmax > vmin, got [{lo}, {hi}] m")
     idx = depth_indices(d, lo, hi)
     if colorbar:
         idx = np.concatenate([idx, colorbar_indices(d.shape[0], lo, hi)], axis=1)
@@ -263,16 +263,16 @@ class SheetBuilder:
 
     def add(self, frame_id: str, images: Mapping[str, np.ndarray]) -> None:
         """Add one frame's thumbnails from its full-size ``images`` (keys as in ``frame_images``)."""
-        h, w = next(iter(images[k] for k in self.kinds)).shape[:2]
+        h, w = next(iter(images[k] for k in self.kinds)).shape[:2]  # the cell's aspect: the first kind's
         tw, th = self.thumb, max(1, round(self.thumb * h / w))
-        rows = ((np.arange(th) + 0.5) * h / th).astype(np.intp)
-        cols = ((np.arange(tw) + 0.5) * w / tw).astype(np.intp)
         cell: dict[str, np.ndarray] = {}
         for k in self.kinds:
-            a = images[k]
+            a = images[k]  # each kind sampled on its own grid (a scan's depth may be smaller than its RGB)
             if k == "rgb":
                 cell[k] = np.asarray(Image.fromarray(np.ascontiguousarray(a)).resize((tw, th), Image.BILINEAR, reducing_gap=2.0))
             else:
+                rows = ((np.arange(th) + 0.5) * a.shape[0] / th).astype(np.intp)
+                cols = ((np.arange(tw) + 0.5) * a.shape[1] / tw).astype(np.intp)
                 cell[k] = np.ascontiguousarray(a[rows[:, None], cols[None, :]], dtype=np.float32 if k == "depth" else np.int32)
         self.cells.append((str(frame_id), cell))
 

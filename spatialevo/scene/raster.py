@@ -385,11 +385,11 @@ if hasattr(os, "register_at_fork"):
 
 
 def default_threads() -> int:
-    """Worker threads used when ``threads=0``: the CPUs this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    """Worker threads used when ``threads=0``: the CPUs this process may run on
+    (:func:`spatialevo.cpus.available_cpus`)."""
+    from spatialevo.cpus import available_cpus
+
+    return available_cpus()
 
 
 def _pool(n: int) -> ThreadPoolExecutor:
