@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 OUT    ?= out/demo
 
-.PHONY: setup demo test test-lmms-eval test-ray lint bench gpu-bench clean
+.PHONY: setup demo test test-lmms-eval test-ray test-rerun lint bench gpu-bench clean
 LMMS_VENV ?= .venv-lmms-eval
 RAY_VENV  ?= .venv-ray
 
@@ -60,6 +60,12 @@ $(RAY_VENV)/.installed: pyproject.toml
 
 test-ray: $(RAY_VENV)/.installed
 	$(RAY_VENV)/bin/python -m pytest -q -p no:cacheprovider -rs tests/test_ray_backend.py
+
+# The rerun viewer (spatialevo scene view, the rerun extra): installed into .venv (a wheel of its own, no
+# pins that move the others), then the test that logs a bundled scene to an .rrd file and reads it back
+test-rerun: setup
+	$(PIP) install -q -e ".[dev,train,video,rerun]"
+	$(PY) -m pytest -q -p no:cacheprovider -rs tests/test_scene_export.py -k rerun
 
 # GPU step benchmark (benchmarks/gpu_bench.py): Qwen2.5-VL-3B's architecture with random weights, full fine-tuning
 # (float32 + bf16 autocast, and pure bf16) and LoRA at configs/1gpu-3b.yaml's batch, < 8 minutes on one H200, one JSON
