@@ -1,5 +1,5 @@
-"""Test configuration: make tests/ importable (shared fixture writers live in tests/fixtures.py), and
-keep what the package derives from scans out of the user's home."""
+"""Test configuration: make tests/ importable (shared fixture writers live in tests/fixtures.py), keep
+what the package derives from scans out of the user's home, and keep Hugging Face libraries offline."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# No network in tests: Hugging Face libraries stay offline and send no telemetry (whose background
+# thread would also outlive the test that started it)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -89,15 +89,12 @@ def test_fork_is_chosen_only_without_other_threads(monkeypatch) -> None:
 
     if "fork" not in genpool.mp.get_all_start_methods():
         pytest.skip("this platform cannot fork")
-    assert genpool.start_method() == "fork"
-    stop = threading.Event()
-    t = threading.Thread(target=stop.wait, name="user-thread")
-    t.start()
-    try:
-        assert genpool.start_method() == "spawn"
-    finally:
-        stop.set()
-        t.join()
+    main = threading.main_thread()
+    raster = threading.Thread(name="spatialevo-raster_0")
+    user = threading.Thread(name="user-thread")
+    for alive, method in (([main], "fork"), ([main, raster], "fork"), ([main, raster, user], "spawn")):
+        monkeypatch.setattr(genpool.threading, "enumerate", lambda alive=alive: alive)
+        assert genpool.start_method() == method, [t.name for t in alive]
 
 
 def test_pool_size() -> None:

@@ -270,6 +270,13 @@ class Scene:
     frame_images: ClassVar[Callable[..., dict[str, np.ndarray]]]
     #: ``scene.save(path) -> Path``: write the cache file (bound by :mod:`spatialevo.scene`).
     save: ClassVar[Callable[..., Path]]
+    #: ``scene.to_trimesh(**kw) -> trimesh.Scene``: world frame, metres, z up; ``"mesh"`` or ``"points"``,
+    #: ``"box/<label#id>"`` and ``"camera/<frame id>"`` wireframes
+    #: (:func:`spatialevo.scene.meshexport.scene_to_trimesh`; bound by :mod:`spatialevo.scene`).
+    to_trimesh: ClassVar[Callable[..., Any]]
+    #: ``scene.to_open3d(**kw) -> {name: geometry}``: ``TriangleMesh`` / ``PointCloud``, a ``LineSet`` per box
+    #: and camera (:func:`spatialevo.scene.meshexport.scene_to_open3d`; bound by :mod:`spatialevo.scene`).
+    to_open3d: ClassVar[Callable[..., dict[str, Any]]]
 
     def __post_init__(self) -> None:
         if isinstance(self.scene_id, (bool, np.bool_)) or not isinstance(self.scene_id, (str, int, np.integer)) or not str(self.scene_id).strip():
@@ -361,19 +368,3 @@ class Scene:
             "bounds_min": np.round(b[0], 3).tolist(),
             "bounds_max": np.round(b[1], 3).tolist(),
         }
-
-    # -- other tools ------------------------------------------------------------------------
-    def to_trimesh(self, **kw: Any) -> Any:
-        """The scene as a ``trimesh.Scene`` (world frame, metres, z up): ``"mesh"`` or ``"points"``,
-        ``"box/<label#id>"`` and ``"camera/<frame id>"`` wireframes; keyword arguments and details in
-        :func:`spatialevo.scene.meshexport.scene_to_trimesh` (trimesh is imported there, not here)."""
-        from spatialevo.scene.meshexport import scene_to_trimesh
-
-        return scene_to_trimesh(self, **kw)
-
-    def to_open3d(self, **kw: Any) -> dict[str, Any]:
-        """The scene as open3d geometries by name (``TriangleMesh`` / ``PointCloud``, a ``LineSet`` per
-        box and camera); see :func:`spatialevo.scene.meshexport.scene_to_open3d` (open3d is imported there)."""
-        from spatialevo.scene.meshexport import scene_to_open3d
-
-        return scene_to_open3d(self, **kw)
