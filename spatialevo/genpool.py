@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from spatialevo.cpus import available_cpus
 from spatialevo.errors import SpatialEvoError
-from spatialevo.genworker import lanes, next_chunk
-from spatialevo.runfolder import HELD_LOCKS, done_records
+from spatialevo.genworker import claim, lanes
+from spatialevo.runfolder import HELD_LOCKS
 
 if TYPE_CHECKING:
     from spatialevo.genunits import Units
@@ -198,12 +198,10 @@ def _drive(pool: _Pool, units: Units, out: Path, run: str, all_lanes: list[Any],
 
     def feed(w: int) -> Iterator[tuple[int, None]]:
         while len(asked[w]) < IN_FLIGHT:
-            c = next_chunk(all_lanes[w], all_lanes)
+            c, by_others = claim(w, all_lanes, out, run)
+            yield from ((d, None) for d in by_others)
             if c is None:
                 return
-            if done_records(out, c, run, warn=False) is not None:  # another run wrote it meanwhile
-                yield c, None
-                continue
             try:
                 pool.conns[w].send(c)
             except OSError:  # the worker is gone (an error it sent first is the one to report)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spatialevo.errors import SpatialEvoError
@@ -80,6 +81,20 @@ def next_chunk(mine: deque[int], all_lanes: list[deque[int]]) -> int | None:
         return mine.popleft()
     longest = max(all_lanes, key=len)
     return longest.pop() if longest else None
+
+
+def claim(w: int, all_lanes: list[deque[int]], out: Path, run: str) -> tuple[int | None, list[int]]:
+    """The next chunk worker ``w`` should make (:func:`next_chunk`), skipping those whose part
+    another run sharing the folder has written meanwhile: ``(chunk or None when no work is left,
+    the chunks skipped)``."""
+    from spatialevo.runfolder import done_records
+
+    skipped = []
+    while (c := next_chunk(all_lanes[w], all_lanes)) is not None:
+        if done_records(out, c, run, warn=False) is None:
+            return c, skipped
+        skipped.append(c)
+    return None, skipped
 
 
 def scenes_of(units: Units, c: int) -> list[int]:

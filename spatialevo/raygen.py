@@ -40,8 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spatialevo.errors import SpatialEvoError
-from spatialevo.genworker import ChunkResult, Worker, lanes, next_chunk, scenes_of
-from spatialevo.runfolder import done_records
+from spatialevo.genworker import ChunkResult, Worker, claim, lanes, scenes_of
 from spatialevo.selfplay.sources import SceneSource
 
 if TYPE_CHECKING:
@@ -284,12 +283,10 @@ def _drive(ray: Any, units: Units, out: Path, run: str, all_lanes: list[deque[in
 
     def feed(w: int) -> Iterator[tuple[int, None]]:
         while sum(1 for x, _ in inflight.values() if x == w) < IN_FLIGHT:
-            c = next_chunk(all_lanes[w], all_lanes)
+            c, by_others = claim(w, all_lanes, out, run)
+            yield from ((d, None) for d in by_others)
             if c is None:
                 return
-            if done_records(out, c, run, warn=False) is not None:  # another run wrote it meanwhile
-                yield c, None
-                continue
             submit(w, c)
 
     for w in range(len(actors)):

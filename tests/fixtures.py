@@ -334,3 +334,22 @@ def write_scannet_sens(root: Path, scene_id: str = "scene0001_00", n_frames: int
                                   depth_size=depth_size)
     fx.poses, fx.K, fx.size, fx.depth_size = poses, scale_intrinsics(Kc, color_size, depth_size), depth_size, depth_size
     return fx
+
+
+def fill_disk_at(monkeypatch: Any, n: int) -> list[Path]:
+    """Make the ``n``-th file a generate run writes through ``runfolder.write_file`` fail with
+    ENOSPC (the disk filling up); returns the list of paths written (or tried) so far."""
+    import errno
+
+    import spatialevo.runfolder as rf
+
+    real, calls = rf.write_file, []
+
+    def full_disk(path: Path, data: bytes) -> None:
+        calls.append(path)
+        if len(calls) == n:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, data)
+
+    monkeypatch.setattr(rf, "write_file", full_disk)
+    return calls

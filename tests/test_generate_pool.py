@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fixtures import fill_disk_at
 
 from spatialevo import genpool
 from spatialevo.errors import SpatialEvoError
@@ -128,19 +129,7 @@ def test_a_worker_error_names_its_chunk_and_keeps_the_other_parts(tmp_path, loca
 
 
 def test_a_full_disk_stops_the_workers_and_the_rerun_finishes(tmp_path, local, monkeypatch) -> None:
-    import errno
-
-    import spatialevo.runfolder as rf
-
-    real, calls = rf.write_file, []
-
-    def full_disk(path, data):
-        calls.append(path)
-        if len(calls) == 3:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real(path, data)
-
-    monkeypatch.setattr(rf, "write_file", full_disk)  # the driver writes the parts: the patch is in this process
+    fill_disk_at(monkeypatch, 3)  # the driver writes the parts: the patch is in this process
     out = tmp_path / "full"
     with pytest.raises(OSError, match="No space left"):
         generate(config(out), progress=False, workers=2)

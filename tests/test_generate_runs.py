@@ -4,7 +4,6 @@ parts, environment errors, scene names in records, and a CLI fuzz that never see
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
 import json
 import os
@@ -16,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from fixtures import write_boxlist, write_scannet
+from fixtures import fill_disk_at, write_boxlist, write_scannet
 
 from spatialevo.cli.main import main
 from spatialevo.errors import SpatialEvoError
@@ -224,17 +223,7 @@ def test_parts_carry_count_checksum_and_run(tmp_path) -> None:
 
 
 def test_disk_full_keeps_finished_parts_and_resumes(tmp_path, monkeypatch, ref) -> None:
-    import spatialevo.runfolder as rf
-
-    real, calls = rf.write_file, []
-
-    def full_disk(path, data):
-        calls.append(path)
-        if len(calls) == 4:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real(path, data)
-
-    monkeypatch.setattr(rf, "write_file", full_disk)
+    fill_disk_at(monkeypatch, 4)
     out = tmp_path / "qa"
     rc, _, err = cli("generate", "--out", str(out), "--tasks", ",".join(TASKS), "--per-task", "4", "--chunk", "5", "--no-images", "--quiet",
                      "--workers", "1")  # chunks in order (with more workers: test_generate_pool.py)
