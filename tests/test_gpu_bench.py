@@ -73,7 +73,7 @@ def test_tiny_run_prints_one_line_per_setting_without_forbidden_imports() -> Non
 
 def test_budget_bounds_the_run() -> None:
     """--budget ends the run in time however many steps are asked for; the line says it was truncated."""
-    budget = 20
+    budget = 6
     cmd = [sys.executable, str(SCRIPT), "--tiny", "--device", "cpu", "--settings", "full", "--steps", "1000", "--budget", str(budget)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=ROOT)
