@@ -161,18 +161,24 @@ def test_quick_start_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert "False ambiguous_label" in out
 
 
-def test_worked_examples_are_in_sync() -> None:
+def load_script():
+    """docs/make_task_examples.py as a module (registered while it loads: its dataclasses need it)."""
     spec = importlib.util.spec_from_file_location("make_task_examples", SCRIPT)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules["make_task_examples"] = mod
     try:
         spec.loader.exec_module(mod)
-        examples = mod.find_examples()
-        text = doc_text()
-        blocks = {ex.task: mod.example_block(ex) for ex in examples}
     finally:
         sys.modules.pop("make_task_examples", None)
+    return mod
+
+
+def test_worked_examples_are_in_sync() -> None:
+    mod = load_script()
+    examples = mod.find_examples()
+    text = doc_text()
+    blocks = {ex.task: mod.example_block(ex) for ex in examples}
     assert [ex.task for ex in examples] == list(TASK_NAMES)
     assert all(ex.verdict.valid for ex in examples)
     assert mod.update_doc(text, blocks) == text, "docs/tasks.md examples are stale: run .venv/bin/python docs/make_task_examples.py"
@@ -187,14 +193,7 @@ def test_worked_examples_are_in_sync() -> None:
 
 
 def test_picture_check_tolerates_noise_but_not_a_changed_drawing(tmp_path) -> None:
-    spec = importlib.util.spec_from_file_location("make_task_examples", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["make_task_examples"] = mod
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.modules.pop("make_task_examples", None)
+    mod = load_script()
     from PIL import Image
 
     rng = np.random.default_rng(0)
