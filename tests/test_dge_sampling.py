@@ -12,7 +12,7 @@ from spatialevo.bundled import bundled_scene_paths
 from spatialevo.dge import TASK_NAMES, NoValidQuestionError, make_rng
 from spatialevo.dge.tasks.relative_direction_hard import LEVEL_OPTIONS
 
-N = 1000
+N = 400
 PATHS = bundled_scene_paths()
 
 
