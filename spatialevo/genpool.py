@@ -118,7 +118,6 @@ class _Pool:
         names, content = list(units.source.names), list(units.source.fingerprint())
         self.conns: list[Connection] = []
         self.procs: list[Any] = []
-        self.queued: list[int] = [0] * n
         try:
             for _ in range(n):
                 mine, theirs = ctx.Pipe()
@@ -170,7 +169,7 @@ def pool_chunks(units: Units, todo: list[int], out: Path, run: str, workers: int
     pool.close()
 
 
-def _lost(pool: _Pool, w: int, chunk: int | None) -> SpatialEvoError:
+def _lost(pool: _Pool, w: int, chunk: int) -> SpatialEvoError:
     """The error of worker ``w`` whose pipe broke: the error it sent before exiting, if any (an
     unreadable scene, say), else how it ended (killed by a signal, out of memory)."""
     conn = pool.conns[w]
@@ -184,8 +183,7 @@ def _lost(pool: _Pool, w: int, chunk: int | None) -> SpatialEvoError:
     pool.procs[w].join(JOIN_TIMEOUT_S)  # its pipe closed: it is exiting; reap it for its exit code
     code = pool.procs[w].exitcode
     how = f"was killed by signal {-code}" if code is not None and code < 0 else "is still running" if code is None else f"exited (code {code})"
-    where = f"chunk {chunk}: its" if chunk is not None else "a"
-    return SpatialEvoError(f"{where} worker process {how}; the parts written so far are kept, rerun the same command to finish")
+    return SpatialEvoError(f"chunk {chunk}: its worker process {how}; the parts written so far are kept, rerun the same command to finish")
 
 
 def _failed(msg: tuple) -> SpatialEvoError:
