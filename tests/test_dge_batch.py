@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pytest
 from dge_scenes import analytic_scene
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -137,16 +138,32 @@ def test_each_distinct_question_is_judged_once_and_kept_across_calls(monkeypatch
     assert dge.evaluate_many(batch) == expected and len(judged) == len({q.key() for q in qs}) + 1  # the second batch: all kept
 
 
-def test_returned_verdicts_share_no_state_with_each_other_or_the_cache() -> None:
+def test_verdicts_are_immutable_so_repeats_share_one_object() -> None:
+    """A question asked twice gets the same verdict object; nothing in it can be changed, so no
+    caller can alter another's verdict or the cache's (pickle and copies still work)."""
+    import copy
+    import pickle
+
     dge = DGE(load_scene(bundled_scene_paths()[0]))
     q = dge.sample("relative_distance", make_rng(3, 0))
     first = dge.evaluate_many([q, q])
-    assert first[0] == first[1] and first[0] is not first[1]
-    first[0].evidence["distances_m"].append(-1.0)
-    first[1].evidence.clear()
-    again = dge.evaluate_many([q, q.to_json()])
-    assert again[0] == again[1] == dge.evaluate(q)
-    assert again[0].evidence is not again[1].evidence and again[0].evidence["distances_m"] is not again[1].evidence["distances_m"]
+    assert first[0] is first[1] and first[0] == dge.evaluate(q)
+    v = first[0]
+    dists = v.evidence["distances_m"]
+    assert dists == list(dists) and json.loads(v.to_json())["evidence"]["distances_m"] == list(dists)
+    for change in (lambda: dists.append(-1.0), lambda: dists.__setitem__(0, -1.0), lambda: dists.sort(), lambda: dists.clear(),
+                   lambda: v.evidence.__setitem__("distances_m", []), lambda: v.evidence.clear(), lambda: v.evidence.update(x=1),
+                   lambda: v.evidence.pop("distances_m"), lambda: v.evidence.setdefault("y", 1)):
+        with pytest.raises(TypeError, match="read-only"):
+            change()
+    with pytest.raises(AttributeError):
+        v.answer = "tv"  # type: ignore[misc]
+    assert dge.evaluate_many([q.to_json()])[0] is v == dge.evaluate(q)
+    for clone in (pickle.loads(pickle.dumps(v)), copy.deepcopy(v), copy.copy(v)):
+        assert clone == v and type(clone.evidence) is type(v.evidence) and type(clone.evidence["distances_m"]) is type(dists)
+    mutable = dict(v.evidence)
+    mutable["distances_m"] = list(dists) + [-1.0]
+    assert v.evidence["distances_m"] == dists and len(mutable["distances_m"]) == len(dists) + 1
 
 
 def test_parameters_that_compare_equal_are_not_confused() -> None:

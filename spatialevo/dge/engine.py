@@ -126,9 +126,8 @@ class DGE:
         one numpy pass). Parsed question texts and verdicts are kept per scene across calls (at
         most :data:`TEXT_CACHE` / :data:`VERDICT_CACHE`, least recently used dropped; keyed by the
         text and by the question's exact fields), so a question asked by every completion of a GRPO
-        group, or again in a later batch, is parsed and judged once. Every verdict returned is the
-        caller's own object (changing one changes no other and not the cache);
-        :meth:`clear_cache` empties the caches.
+        group, or again in a later batch, is parsed and judged once. Verdicts are immutable, so the
+        repeats of a question get the same verdict object; :meth:`clear_cache` empties the caches.
 
         Python's cyclic garbage collector is paused while the batch is judged and restored after
         (the verdicts are acyclic and freed by reference counting; without the pause its repeated
@@ -155,13 +154,13 @@ class DGE:
             if not isinstance(q, Question):
                 q = self._parse_kept(q)
                 if isinstance(q, Verdict):
-                    out.append(q.copy())
+                    out.append(q)
                     continue
             key = _cache_key(q)
             v = cache.get(key)
             if v is not None:
                 cache[key] = cache.pop(key)  # most recently used
-                out.append(v.copy())
+                out.append(v)
                 continue
             out.append(None)
             where = pending.get(key)
@@ -184,14 +183,12 @@ class DGE:
             qs = [q for _, q in items]
             verdicts = [self.evaluate(q) for q in qs] if task is None else task.evaluate_many(self.index, qs)
             for (key, q), v in zip(items, verdicts):
-                positions = pending[key]
-                out[positions[0]] = v
-                for pos in positions[1:]:
-                    out[pos] = v.copy()
+                for pos in pending[key]:
+                    out[pos] = v
                 if _small(q):
                     if len(cache) >= VERDICT_CACHE:
                         del cache[next(iter(cache))]
-                    cache[key] = v.copy()
+                    cache[key] = v
 
     def _task_state(self) -> dict[str, tuple[Task, Any]]:
         """Each task (compared as the same object) and its config (a frozen dataclass, by value)."""

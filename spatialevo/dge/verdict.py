@@ -4,6 +4,9 @@ A verdict is either *valid* (with the typed ``answer``, its canonical ``answer_t
 multiple choice, the ``options``) or *invalid* with a :class:`Reason` code. An invalid question is
 never given an answer. ``evidence`` holds the numbers the rule used (distances in metres, angles in
 degrees, visible fractions), so a reader can check the decision.
+
+A verdict is immutable: its fields are frozen and its evidence is a read-only dict of read-only
+lists, so the DGE's caches hand one verdict object to every caller that asks the same question.
 """
 
 from __future__ import annotations
@@ -87,7 +90,8 @@ class Verdict:
             ``None`` when invalid.
         answer_text: canonical text form of the answer (``"2.3"``, ``"front-left"``); ``""`` when invalid.
         options: choices for multiple-choice tasks (the answer is one of them), else ``None``.
-        evidence: numbers used by the rule (metres, degrees, fractions), JSON-serialisable.
+        evidence: numbers used by the rule (metres, degrees, fractions), JSON-serialisable; a
+            read-only :class:`Evidence`.
         task: the task name, for convenience.
         answer_kind: ``"number"``, ``"integer"``, ``"choice"`` or ``"direction"`` (see :mod:`~spatialevo.dge.scoring`).
         unit: unit of numeric answers (``"m"``, ``"cm"``, ``"m2"``) or ``None``.
@@ -104,33 +108,30 @@ class Verdict:
     answer_kind: str = ""
     unit: str | None = None
 
+    def __post_init__(self) -> None:
+        if type(self.evidence) is not Evidence:
+            object.__setattr__(self, "evidence", freeze(self.evidence))
+
     @classmethod
     def invalid(cls, reason: Reason, message: str, *, task: str = "", evidence: dict[str, Any] | None = None) -> Verdict:
         """An invalid verdict with a reason code and a message."""
-        return cls(False, Reason(reason), message, task=task, evidence=dict(evidence or {}))
+        return cls(False, Reason(reason), message, task=task, evidence=freeze(evidence or {}))
 
     @classmethod
     def make(cls, valid: bool, reason: Reason | None, message: str, answer: Any, answer_text: str, options: tuple[str, ...] | None,
              evidence: dict[str, Any], task: str, answer_kind: str, unit: str | None) -> Verdict:
         """A verdict from all ten fields, positionally, without the dataclass ``__init__`` (about 3×
         faster; the tasks build millions): the same object ``Verdict(...)`` gives. ``reason`` a
-        :class:`Reason` or ``None``, ``evidence`` a dict the verdict then owns."""
+        :class:`Reason` or ``None``, ``evidence`` a dict (frozen here: :func:`freeze`)."""
         v = object.__new__(cls)
         v.__dict__.update(valid=valid, reason=reason, message=message, answer=answer, answer_text=answer_text, options=options,
-                          evidence=evidence, task=task, answer_kind=answer_kind, unit=unit)
+                          evidence=freeze(evidence), task=task, answer_kind=answer_kind, unit=unit)
         return v
 
     def copy(self) -> Verdict:
-        """An equal verdict that shares no mutable state with this one: its ``evidence`` dict and the
-        lists in it are new (the other fields are immutable). Caches hand out copies."""
-        v = object.__new__(type(self))
-        d = v.__dict__
-        d.update(self.__dict__)
-        d["evidence"] = ev = self.evidence.copy()
-        for k, x in ev.items():
-            if type(x) not in _SCALARS:
-                ev[k] = _thaw(x)
-        return v
+        """The verdict itself: a verdict is immutable (its fields are frozen, its ``evidence`` is a
+        read-only :class:`Evidence`), so one object can be shared by every caller and cache."""
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (numpy numbers converted to Python floats / ints)."""
@@ -151,19 +152,76 @@ class Verdict:
         return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
 
 
-_SCALARS = (float, int, str, bool, type(None))
+_SCALAR_TYPES = frozenset((float, int, str, bool, type(None)))
 
 
-def _thaw(value: Any) -> Any:
-    """A copy of an evidence value: lists and dicts copied (recursively), scalars as they are."""
+def _read_only(self: Any, *args: Any, **kwargs: Any) -> Any:
+    raise TypeError("a verdict's evidence is read-only (verdicts are shared); dict(verdict.evidence) or list(value) is a mutable copy")
+
+
+class FrozenList(list):
+    """A read-only ``list`` in a verdict's evidence: equal to (and JSON like) the plain list."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = append = extend = insert = pop = remove = clear = sort = reverse = _read_only  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple:  # pickle and copy build a new one from the items
+        return (FrozenList, (list(self),))
+
+    def __repr__(self) -> str:
+        return list.__repr__(self)
+
+
+class Evidence(dict):
+    """A verdict's evidence: a read-only ``dict`` (JSON-serialisable, equal to the plain dict with
+    the same items). Lists in it are :class:`FrozenList` and nested dicts ``Evidence``
+    (:func:`freeze`), so nothing in a verdict can change after it is made: the DGE's caches hand
+    the same verdict to every caller. ``dict(v.evidence)`` is a mutable copy."""
+
+    __slots__ = ()
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple:  # pickle and copy build a new one from the items (not item by item)
+        return (Evidence, (dict(self),))
+
+    def __repr__(self) -> str:
+        return dict.__repr__(self)
+
+
+def freeze(evidence: Any) -> Evidence:
+    """``evidence`` (a mapping) as :class:`Evidence`: lists as :class:`FrozenList`, tuples kept
+    (their items frozen), nested mappings frozen too, numpy arrays as read-only copies; scalars as
+    they are. An ``Evidence`` is returned as is."""
+    if type(evidence) is Evidence:
+        return evidence
+    ev = Evidence(evidence)
+    for k, x in ev.items():
+        t = type(x)
+        if t in _SCALAR_TYPES:
+            continue
+        if t is list and _SCALAR_TYPES.issuperset(map(type, x)):  # the common case: a list of numbers
+            dict.__setitem__(ev, k, FrozenList(x))
+        else:
+            dict.__setitem__(ev, k, _frozen(x))
+    return ev
+
+
+def _frozen(value: Any) -> Any:
+    """An immutable form of one evidence value (:func:`freeze`)."""
     if type(value) is list:
-        return [_thaw(x) for x in value] if any(type(x) in (list, dict) for x in value) else value[:]
+        return FrozenList(value) if _SCALAR_TYPES.issuperset(map(type, value)) else FrozenList(map(_frozen, value))
+    if type(value) is FrozenList:
+        return value
     if isinstance(value, dict):
-        return {k: _thaw(x) for k, x in value.items()}
+        return freeze(value)
     if isinstance(value, list):
-        return [_thaw(x) for x in value]
-    if hasattr(value, "shape") and hasattr(value, "copy"):  # a numpy array
-        return value.copy()
+        return FrozenList(map(_frozen, value))
+    if isinstance(value, tuple):
+        return tuple(map(_frozen, value))
+    if hasattr(value, "shape") and hasattr(value, "copy") and hasattr(value, "setflags"):  # a numpy array
+        value = value.copy()
+        value.setflags(write=False)
     return value
 
 

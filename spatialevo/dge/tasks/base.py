@@ -167,7 +167,7 @@ class Task:
         return Verdict.make(True, None, f"{self.name}: {text}", answer, text, options, evidence, self.name, self.answer_kind, self.unit)
 
     def bad(self, reason: Reason, message: str, evidence: dict[str, Any] | None = None) -> Verdict:
-        return Verdict.make(False, reason, message, None, "", None, dict(evidence or {}), self.name, self.answer_kind, self.unit)
+        return Verdict.make(False, reason, message, None, "", None, {} if evidence is None else evidence, self.name, self.answer_kind, self.unit)
 
     # -- evaluation -----------------------------------------------------------------------------
     def evaluate(self, index: SceneIndex, q: Question, shown: Sequence[str] | None = None, min_visible: float = EVIDENCE_MIN_VISIBLE) -> Verdict:
