@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from spatialevo import DGE, load_scene
 from spatialevo.bundled import bundled_scene_paths
-from spatialevo.dge import SCENE_TASKS, TASK_NAMES, Question, Verdict
+from spatialevo.dge import SCENE_TASKS, TASK_NAMES, Question, Reason, Verdict
 from spatialevo.dge import engine as engine_mod
 from spatialevo.dge.engine import make_rng
 
@@ -164,6 +164,19 @@ def test_verdicts_are_immutable_so_repeats_share_one_object() -> None:
     mutable = dict(v.evidence)
     mutable["distances_m"] = list(dists) + [-1.0]
     assert v.evidence["distances_m"] == dists and len(mutable["distances_m"]) == len(dists) + 1
+    # however a verdict is built, what it holds is frozen, nested values too
+    import dataclasses
+
+    nested = {"distances_m": [1.0, [2.0]], "extents_m": np.arange(3.0), "visible": ([0.5],)}
+    for made in (Verdict(True, evidence=nested), dataclasses.replace(v, evidence=nested), Verdict.invalid(Reason.NEAR_TIE, "x", evidence=nested)):
+        assert made.evidence == {"distances_m": [1.0, [2.0]], "extents_m": made.evidence["extents_m"], "visible": ([0.5],)}
+        with pytest.raises(TypeError, match="read-only"):
+            made.evidence["distances_m"][1].append(3.0)
+        with pytest.raises(TypeError, match="read-only"):
+            made.evidence["visible"][0].append(3.0)
+        with pytest.raises(ValueError):
+            made.evidence["extents_m"][0] = 9.0
+    assert nested["extents_m"][0] == 0.0 and nested["distances_m"][1] == [2.0]  # the caller's data is not changed
 
 
 def test_parameters_that_compare_equal_are_not_confused() -> None:

@@ -17,7 +17,8 @@ def add_label_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--labels", default=None, choices=VOCABULARIES,
                    help="label vocabulary the scenes are loaded in: raw (as the scan writes them), nyu40, scannet200, or "
-                        "vsibench (the categories VSI-Bench asks about); objects outside it are never asked about "
-                        "(default: as stored: raw for scans, a converted scene's own)")
+                        "vsibench (the categories VSI-Bench asks about); objects outside it are dropped from the scene's "
+                        "objects (their surface is kept), so no question names them (default: as stored: raw for scans, "
+                        "a converted scene's own)")
     p.add_argument("--label-map", default=None, metavar="TSV",
                    help="ScanNet's scannetv2-labels.combined.tsv (default: found in the scan's folder or up to 3 above)")

@@ -109,8 +109,7 @@ class Verdict:
     unit: str | None = None
 
     def __post_init__(self) -> None:
-        if type(self.evidence) is not Evidence:
-            object.__setattr__(self, "evidence", freeze(self.evidence))
+        object.__setattr__(self, "evidence", freeze(self.evidence))
 
     @classmethod
     def invalid(cls, reason: Reason, message: str, *, task: str = "", evidence: dict[str, Any] | None = None) -> Verdict:
@@ -174,9 +173,10 @@ class FrozenList(list):
 
 class Evidence(dict):
     """A verdict's evidence: a read-only ``dict`` (JSON-serialisable, equal to the plain dict with
-    the same items). Lists in it are :class:`FrozenList` and nested dicts ``Evidence``
-    (:func:`freeze`), so nothing in a verdict can change after it is made: the DGE's caches hand
-    the same verdict to every caller. ``dict(v.evidence)`` is a mutable copy."""
+    the same items), made by :func:`freeze`: lists in it are :class:`FrozenList`, nested dicts
+    ``Evidence``, numpy arrays read-only copies, so nothing in a verdict can change after it is
+    made: the DGE's caches hand the same verdict to every caller. ``dict(v.evidence)`` (or
+    ``v.evidence.copy()``) is a mutable copy."""
 
     __slots__ = ()
 
@@ -190,11 +190,9 @@ class Evidence(dict):
 
 
 def freeze(evidence: Any) -> Evidence:
-    """``evidence`` (a mapping) as :class:`Evidence`: lists as :class:`FrozenList`, tuples kept
-    (their items frozen), nested mappings frozen too, numpy arrays as read-only copies; scalars as
-    they are. An ``Evidence`` is returned as is."""
-    if type(evidence) is Evidence:
-        return evidence
+    """``evidence`` (a mapping) as a new :class:`Evidence`: lists as :class:`FrozenList`, tuples
+    kept (their items frozen), nested mappings frozen too, numpy arrays as read-only copies;
+    scalars and values already frozen as they are."""
     ev = Evidence(evidence)
     for k, x in ev.items():
         t = type(x)
@@ -209,19 +207,18 @@ def freeze(evidence: Any) -> Evidence:
 
 def _frozen(value: Any) -> Any:
     """An immutable form of one evidence value (:func:`freeze`)."""
-    if type(value) is list:
-        return FrozenList(value) if _SCALAR_TYPES.issuperset(map(type, value)) else FrozenList(map(_frozen, value))
-    if type(value) is FrozenList:
-        return value
+    if isinstance(value, list):  # a list or a FrozenList
+        if _SCALAR_TYPES.issuperset(map(type, value)):
+            return value if type(value) is FrozenList else FrozenList(value)
+        return FrozenList(map(_frozen, value))
     if isinstance(value, dict):
         return freeze(value)
-    if isinstance(value, list):
-        return FrozenList(map(_frozen, value))
     if isinstance(value, tuple):
         return tuple(map(_frozen, value))
-    if hasattr(value, "shape") and hasattr(value, "copy") and hasattr(value, "setflags"):  # a numpy array
-        value = value.copy()
-        value.setflags(write=False)
+    if hasattr(value, "shape") and hasattr(value, "flags") and hasattr(value, "setflags"):  # a numpy array
+        if value.flags.writeable:
+            value = value.copy()
+            value.setflags(write=False)
     return value
 
 

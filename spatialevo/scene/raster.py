@@ -16,8 +16,9 @@ bounds the rows and columns to visit. Nothing the ray caster can hit (t > 0) is 
 
 Exact inside test and fill rule: E is evaluated in float64 with a per-edge forward error bound;
 when |E| is within the bound (the pixel centre is within ~1e-12 px of the edge) its sign is
-recomputed exactly with error-free transformations (Dekker products, iterated TwoSum). A pixel ray
-exactly on an edge belongs to the triangles for which the ray nudged by (ε, ε², 0) is inside, i.e.
+recomputed exactly with error-free transformations (Dekker products, iterated TwoSum:
+:mod:`spatialevo.scene.exactsign`). A pixel ray exactly on an edge belongs to the triangles for
+which the ray nudged by (ε, ε², 0) is inside, i.e.
 ``s·Cx > 0 or (Cx == 0 and s·Cy > 0)`` for the edge's ``C = P_j × P_k`` (a top-left rule). Every
 pixel ray, the same float64 direction for all triangles, is therefore inside exactly the triangles
 it crosses: shared edges and vertices are neither doubled nor gapped, whatever the windings. Depth
@@ -42,6 +43,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
+
+from spatialevo.scene.exactsign import inside_exact
 
 __all__ = ["camera_vertices", "default_threads", "inverse_depth_to_depth", "pixel_ray_norms", "rasterize", "setup_triangles", "shade_pixels",
            "warm_up"]
@@ -68,85 +71,6 @@ def camera_vertices(vertices_w: np.ndarray, T_wc: np.ndarray) -> np.ndarray:
         col += d[:, 2] * R[2, k]
         out[:, k] = col
     return out
-
-
-# -- exact signs (error-free transformations; valid without overflow or underflow) ------------------
-
-
-@njit(cache=True, nogil=True)
-def _two_prod(a: float, b: float) -> tuple[float, float]:
-    """a·b = p + e exactly (Dekker's product with Veltkamp splitting)."""
-    p = a * b
-    c = 134217729.0 * a
-    ah = c - (c - a)
-    al = a - ah
-    c = 134217729.0 * b
-    bh = c - (c - b)
-    bl = b - bh
-    return p, al * bl - (((p - ah * bh) - al * bh) - ah * bl)
-
-
-@njit(cache=True, nogil=True)
-def _sign_of_sum(t: np.ndarray, n: int) -> int:
-    """Exact sign of ``t[0] + ... + t[n-1]`` (float64 terms; ``t`` is overwritten)."""
-    s = 0.0
-    for _ in range(200):
-        for i in range(1, n):  # VecSum: error-free TwoSum sweep, the running sum ends in t[n-1]
-            a, b = t[i - 1], t[i]
-            s = a + b
-            bb = s - a
-            t[i - 1] = (a - (s - bb)) + (b - bb)
-            t[i] = s
-        s = t[n - 1]
-        err = 0.0
-        for i in range(n - 1):
-            err += abs(t[i])
-        if err == 0.0 or abs(s) > 2.0 * err:
-            break
-    return 1 if s > 0.0 else (-1 if s < 0.0 else 0)
-
-
-@njit(cache=True, nogil=True)
-def _triple(x: float, f0: float, f1: float, t: np.ndarray, k: int) -> None:
-    """x·f0·f1 exactly, as four float64 terms in ``t[k:k + 4]``."""
-    p, e = _two_prod(f0, f1)
-    t[k], t[k + 1] = _two_prod(x, p)
-    t[k + 2], t[k + 3] = _two_prod(x, e)
-
-
-@njit(cache=True, nogil=True)
-def _exact_sign(a: np.ndarray, b: np.ndarray, xn: float, yn: float, t: np.ndarray) -> int:
-    """Exact sign of ``(xn, yn, 1) · (a × b)`` for float64 3-vectors a, b (``t``: 20-float scratch)."""
-    _triple(xn, a[1], b[2], t, 0)
-    _triple(-xn, a[2], b[1], t, 4)
-    _triple(yn, a[2], b[0], t, 8)
-    _triple(-yn, a[0], b[2], t, 12)
-    t[16], t[17] = _two_prod(a[0], b[1])
-    p, e = _two_prod(a[1], b[0])
-    t[18], t[19] = -p, -e
-    return _sign_of_sum(t, 20)
-
-
-@njit(cache=True, nogil=True)
-def _exact_sign2(a0: float, a1: float, b0: float, b1: float, t: np.ndarray) -> int:
-    """Exact sign of ``a0·a1 - b0·b1``."""
-    t[0], t[1] = _two_prod(a0, a1)
-    p, e = _two_prod(b0, b1)
-    t[2], t[3] = -p, -e
-    return _sign_of_sum(t, 4)
-
-
-@njit(cache=True, nogil=True)
-def _inside_exact(P: np.ndarray, tri: int, edge: int, s: float, xn: float, yn: float, t: np.ndarray) -> bool:
-    """Exact inside test of one edge for the ray (xn, yn, 1), ties by the (ε, ε², 0) nudge."""
-    a, b = P[tri, (edge + 1) % 3], P[tri, (edge + 2) % 3]
-    sg = _exact_sign(a, b, xn, yn, t)
-    if sg != 0:
-        return sg * s > 0.0
-    sx = _exact_sign2(a[1], b[2], a[2], b[1], t)  # sign of (a × b)_x
-    if sx != 0:
-        return sx * s > 0.0
-    return _exact_sign2(a[2], b[0], a[0], b[2], t) * s > 0.0  # sign of (a × b)_y
 
 
 @njit(cache=True, nogil=True)
@@ -363,13 +287,13 @@ def _raster_rows(
             for u in range(int(math.ceil(lo)), int(math.floor(hi)) + 1):
                 xn = xs[u]
                 e0 = X0 * xn + r0
-                if e0 <= eb0 and (e0 < -eb0 or not _inside_exact(P, t, 0, s, xn, yn, scratch)):
+                if e0 <= eb0 and (e0 < -eb0 or not inside_exact(P, t, 0, s, xn, yn, scratch)):
                     continue
                 e1 = X1 * xn + r1
-                if e1 <= eb1 and (e1 < -eb1 or not _inside_exact(P, t, 1, s, xn, yn, scratch)):
+                if e1 <= eb1 and (e1 < -eb1 or not inside_exact(P, t, 1, s, xn, yn, scratch)):
                     continue
                 e2 = X2 * xn + r2
-                if e2 <= eb2 and (e2 < -eb2 or not _inside_exact(P, t, 2, s, xn, yn, scratch)):
+                if e2 <= eb2 and (e2 < -eb2 or not inside_exact(P, t, 2, s, xn, yn, scratch)):
                     continue
                 w = (e0 + e1 + e2) * inv
                 i = base + u

@@ -24,7 +24,8 @@ import math
 import numpy as np
 from numba import njit
 
-from spatialevo.scene.raster import _inside_exact, setup_triangles
+from spatialevo.scene.exactsign import inside_exact
+from spatialevo.scene.raster import setup_triangles
 
 __all__ = ["MAX_RAY_PIXELS", "first_hit_depths"]
 #: most pixels of the virtual image that bins the rays (its rows and the kernel's loops grow with
@@ -59,13 +60,13 @@ def _first_hits(
                     break
                 x, y = xn[r], yn[r]
                 e0 = X0 * x + (Y0 * y + Z0)
-                if e0 <= eb0 and (e0 < -eb0 or not _inside_exact(P, t, 0, s, x, y, scratch)):
+                if e0 <= eb0 and (e0 < -eb0 or not inside_exact(P, t, 0, s, x, y, scratch)):
                     continue
                 e1 = X1 * x + (Y1 * y + Z1)
-                if e1 <= eb1 and (e1 < -eb1 or not _inside_exact(P, t, 1, s, x, y, scratch)):
+                if e1 <= eb1 and (e1 < -eb1 or not inside_exact(P, t, 1, s, x, y, scratch)):
                     continue
                 e2 = X2 * x + (Y2 * y + Z2)
-                if e2 <= eb2 and (e2 < -eb2 or not _inside_exact(P, t, 2, s, x, y, scratch)):
+                if e2 <= eb2 and (e2 < -eb2 or not inside_exact(P, t, 2, s, x, y, scratch)):
                     continue
                 w = (e0 + e1 + e2) * inv
                 if w > wbest[r]:

@@ -173,23 +173,40 @@ def camera_trajectory(
     if free.area < 1e-4:
         raise ValueError("no walkable floor area for a camera in this room")
     loop = _grid_loop(free, rng, step)
+    s, xy, heading = _walk(free, loop, n_frames, rng)
+    z, gaze = _height_and_gaze(s, heading, eye_height, rng)
+    tg = np.array([b.center for b in obstacles]) if targets is None else np.asarray(targets, dtype=np.float64)
+    return _glances(xy, z, gaze, tg.reshape(-1, 3), pitch_deg, rng)
+
+
+def _walk(free: shapely.Geometry, loop: np.ndarray, n_frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(s, xy, heading)``: arc length along the loop (metres), floor position (world xy, metres)
+    and walking direction (radians) of each of ``n_frames`` evenly spaced poses on the closed walk
+    ``loop`` ((M, 2) world xy), starting at a random point; positions outside ``free`` are moved
+    back to their segment's start."""
     closed = np.vstack([loop, loop[:1]])
     seg = np.diff(closed, axis=0)
     seg_len = np.linalg.norm(seg, axis=1)
     cum = np.concatenate([[0.0], np.cumsum(seg_len)])
     total = float(cum[-1])
-    if total > 1e-9:
-        s = (float(rng.uniform(0.0, total)) + np.arange(n_frames) * total / n_frames) % total
-        k = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(seg) - 1)
-        frac = (s - cum[k]) / np.where(seg_len[k] > 0, seg_len[k], 1.0)
-        xy = closed[k] + frac[:, None] * seg[k]
-        heading = np.arctan2(seg[k, 1], seg[k, 0])
-        bad = ~shapely.contains_xy(free, xy[:, 0], xy[:, 1])
-        xy[bad] = closed[k[bad]]
-    else:
-        s = np.zeros(n_frames)
-        xy = np.repeat(loop[:1], n_frames, axis=0)
+    if total <= 1e-9:  # a walk of one point: turn on the spot
         heading = np.full(n_frames, float(rng.uniform(-np.pi, np.pi))) + np.arange(n_frames) * 2 * np.pi / n_frames
+        return np.zeros(n_frames), np.repeat(loop[:1], n_frames, axis=0), heading
+    s = (float(rng.uniform(0.0, total)) + np.arange(n_frames) * total / n_frames) % total
+    k = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(seg) - 1)
+    frac = (s - cum[k]) / np.where(seg_len[k] > 0, seg_len[k], 1.0)
+    xy = closed[k] + frac[:, None] * seg[k]
+    heading = np.arctan2(seg[k, 1], seg[k, 0])
+    bad = ~shapely.contains_xy(free, xy[:, 0], xy[:, 1])
+    xy[bad] = closed[k[bad]]
+    return s, xy, heading
+
+
+def _height_and_gaze(s: np.ndarray, heading: np.ndarray, eye_height: tuple[float, float],
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``(z, gaze)``: eye height (world z, metres, within ``eye_height``) and gaze yaw (radians)
+    at arc lengths ``s`` (metres): one person's height raised and lowered by a handheld sweep of up
+    to ±0.2 m plus a ±2 cm bob; the gaze swaying ±30–60° around ``heading``."""
     lo, hi = float(eye_height[0]), float(eye_height[1])
     base = float(rng.uniform(lo + 0.03, hi - 0.03)) if hi - lo > 0.06 else (lo + hi) / 2
     amp, period, phase = np.deg2rad(rng.uniform(30, 60)), float(rng.uniform(2.0, 4.0)), float(rng.uniform(0, 2 * np.pi))
@@ -198,12 +215,18 @@ def camera_trajectory(
     lift_period, lift_phase = float(rng.uniform(3.0, 6.0)), float(rng.uniform(0, 2 * np.pi))
     base = float(np.clip(base, lo + lift + 0.02, hi - lift - 0.02)) if hi - lo > 2 * lift + 0.04 else (lo + hi) / 2
     z = np.clip(base + lift * np.sin(2 * np.pi * s / lift_period + lift_phase) + 0.02 * np.sin(2 * np.pi * s / 0.7), lo, hi)
-    gaze = heading + amp * np.sin(2 * np.pi * s / period + phase)
-    tg = np.array([b.center for b in obstacles]) if targets is None else np.asarray(targets, dtype=np.float64)
-    tg = tg.reshape(-1, 3)
+    return z, heading + amp * np.sin(2 * np.pi * s / period + phase)
+
+
+def _glances(xy: np.ndarray, z: np.ndarray, gaze: np.ndarray, tg: np.ndarray, pitch_deg: tuple[float, float],
+             rng: np.random.Generator) -> list[np.ndarray]:
+    """Camera-to-world poses (4x4, world metres) at floor positions ``xy`` (F, 2) and heights ``z``
+    (F,) looking along ``gaze`` (F,) radians, locked onto the target of ``tg`` ((K, 3) world
+    points) nearest in angle (within 45°, at least 0.6 m away) and pitched towards it within
+    ``pitch_deg`` (degrees)."""
     p_lo, p_hi = np.deg2rad(pitch_deg[0]), np.deg2rad(pitch_deg[1])
     poses = []
-    for i in range(n_frames):
+    for i in range(len(xy)):
         eye = np.array([xy[i, 0], xy[i, 1], z[i]])
         yaw, pitch = float(gaze[i]), float(rng.uniform(p_lo + 0.3 * (p_hi - p_lo), p_lo + 0.8 * (p_hi - p_lo)))
         if len(tg):

@@ -9,6 +9,7 @@ A 56–84 px image becomes a 4×4 patch grid and 4 ``<|image_pad|>`` tokens.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 
@@ -127,58 +128,13 @@ def make_tiny_qwen25vl(
     With the defaults a 56x56 or 64x64 image -> 56x56 after smart_resize -> grid (1, 4, 4) = 16 patches
     -> 16 / merge_size**2 = 4 <|image_pad|> tokens in the prompt. pixel_values rows have 3*2*14*14 = 1176 values.
     """
-    from transformers import GenerationConfig, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
     os.makedirs(path, exist_ok=True)
     tokenizer = _build_tokenizer()
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
-    vocab_size = len(tokenizer)
-    # round up so the embedding has a little slack (also a multiple of 64)
-    vocab_size_padded = ((vocab_size + 63) // 64) * 64
-
-    head_dim = hidden_size // num_heads
-    # mrope_section (temporal, height, width) must sum to head_dim // 2
-    half = head_dim // 2
-    mrope_section = [half - 2 * (half // 3), half // 3, half // 3]
-
-    text_config = dict(
-        vocab_size=vocab_size_padded,
-        hidden_size=hidden_size,
-        intermediate_size=hidden_size * 2,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        num_key_value_heads=max(1, num_heads // 2),
-        max_position_embeddings=4096,
-        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope_section},
-        bos_token_id=ids["<|endoftext|>"],
-        eos_token_id=ids["<|im_end|>"],
-        pad_token_id=ids["<|endoftext|>"],
-        tie_word_embeddings=False,
-    )
-    vision_config = dict(
-        depth=vision_depth,
-        hidden_size=vision_hidden,
-        intermediate_size=vision_hidden * 2,
-        num_heads=2,
-        in_channels=3,
-        patch_size=14,
-        spatial_merge_size=2,
-        temporal_patch_size=2,
-        window_size=112,
-        out_hidden_size=hidden_size,
-        fullatt_block_indexes=[vision_depth - 1],
-        tokens_per_second=2,
-    )
-    config = Qwen2_5_VLConfig(
-        text_config=text_config,
-        vision_config=vision_config,
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=False,
-    )
+    config = _tiny_config(ids, len(tokenizer), hidden_size, num_layers, num_heads, vision_hidden, vision_depth)
     torch.manual_seed(seed)
     model = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32)
     model.eval()
@@ -208,3 +164,53 @@ def make_tiny_qwen25vl(
     model.save_pretrained(path)
     processor.save_pretrained(path)
     return model, processor
+
+
+def _tiny_config(ids: dict[str, int], vocab_size: int, hidden_size: int, num_layers: int, num_heads: int,
+                 vision_hidden: int, vision_depth: int) -> Any:
+    """The ``Qwen2_5_VLConfig`` of :func:`make_tiny_qwen25vl` (``ids``: the special tokens' ids)."""
+    from transformers import Qwen2_5_VLConfig
+
+    # round up so the embedding has a little slack (also a multiple of 64)
+    vocab_size_padded = ((vocab_size + 63) // 64) * 64
+    head_dim = hidden_size // num_heads
+    # mrope_section (temporal, height, width) must sum to head_dim // 2
+    half = head_dim // 2
+    mrope_section = [half - 2 * (half // 3), half // 3, half // 3]
+    text_config = dict(
+        vocab_size=vocab_size_padded,
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=max(1, num_heads // 2),
+        max_position_embeddings=4096,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope_section},
+        bos_token_id=ids["<|endoftext|>"],
+        eos_token_id=ids["<|im_end|>"],
+        pad_token_id=ids["<|endoftext|>"],
+        tie_word_embeddings=False,
+    )
+    vision_config = dict(
+        depth=vision_depth,
+        hidden_size=vision_hidden,
+        intermediate_size=vision_hidden * 2,
+        num_heads=2,
+        in_channels=3,
+        patch_size=14,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        window_size=112,
+        out_hidden_size=hidden_size,
+        fullatt_block_indexes=[vision_depth - 1],
+        tokens_per_second=2,
+    )
+    return Qwen2_5_VLConfig(
+        text_config=text_config,
+        vision_config=vision_config,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=False,
+    )

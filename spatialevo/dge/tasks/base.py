@@ -49,7 +49,6 @@ could tell them apart, so the question is ``ambiguous_label``.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -57,10 +56,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from spatialevo.dge.answers import normalize_choice
 from spatialevo.dge.index import SceneIndex
 from spatialevo.dge.question import Question
 from spatialevo.dge.tasks.numbers import fmt1, pick, randint, round1, round1_array, round_int, round_int_array
+from spatialevo.dge.tasks.shared import ImageConfig, coerce_params, options_read_alike, shared_instance, unique_labels
 from spatialevo.dge.verdict import Reason, Verdict
 from spatialevo.errors import SpatialEvoError
 
@@ -230,7 +229,7 @@ class Task:
         """The checks every valid verdict of :meth:`check` passes: options that read alike, a finite answer."""
         if not v.valid:
             return v
-        if v.options and _read_alike(tuple(v.options)):
+        if v.options and options_read_alike(tuple(v.options)):
             # e.g. labels "trash-bin" and "trash bin", or a label "tie" beside the option "same": no answer could tell them apart
             return self.bad(Reason.AMBIGUOUS_LABEL, f"two answer options read alike ({', '.join(v.options)})", {"options": list(v.options)})
         a = v.answer
@@ -288,7 +287,7 @@ class Task:
                     Reason.AMBIGUOUS_LABEL, f"'{lab}' is ambiguous: the scene has {len(inst)} of them", {"label": lab, "count": len(inst)}
                 )
             objects.append(list(inst))
-        same = _shared_instance(objects)
+        same = shared_instance(objects)
         if same is not None:
             a, b, obj = same
             what = f"'{labels[a]}' is referenced twice" if labels[a] == labels[b] else f"'{labels[a]}' and '{labels[b]}' are the same {index.labels[obj]}"
@@ -457,66 +456,6 @@ __all__ = ["EVIDENCE_MIN_VISIBLE", "FEASIBILITY_BUDGET", "ImageConfig", "NoValid
            "fmt1", "indices", "pick", "randint", "round1", "round1_array", "round_int", "round_int_array", "unique_labels"]
 
 
-def unique_labels(index: SceneIndex) -> list[str]:
-    """Sorted labels with exactly one instance in the scene (the ones a scene task can name)."""
-    return [lab for lab, inst in sorted(index.by_label.items()) if len(inst) == 1]
-
-
-@functools.lru_cache(maxsize=4096)
-def _read_alike(options: tuple[str, ...]) -> bool:
-    """Whether two options have the same normalised form (or one has none): no answer tells them apart."""
-    return len({normalize_choice(o) for o in options} - {""}) < len(options)
-
-
-def coerce_params(task: str, space: dict[str, tuple[tuple[Any, ...], Any]], params: Any) -> dict[str, Any]:
-    """A question's parameters checked against a task's ``param_space`` and normalised: defaults
-    filled in, strings stripped and lower-cased, a decimal-digit string or a whole float read as
-    the allowed integer (``"2"``, ``2.0`` → 2), booleans refused. Each value is the allowed value
-    itself, so equal parameters have equal JSON (``1.0`` is stored as ``1``).
-
-    Raises:
-        ValueError: an unknown parameter or a value outside the allowed ones (the message says which).
-    """
-    unknown = sorted(set(params) - set(space))
-    if unknown:
-        raise ValueError(f"{task} has no parameter {unknown[0]!r} (parameters: {sorted(space) or 'none'})")
-    out: dict[str, Any] = {}
-    for key, (allowed, default) in space.items():
-        value = params.get(key, default)
-        if isinstance(value, str):
-            text = value.strip()
-            value = int(text) if text.isascii() and text.isdecimal() and any(isinstance(a, int) for a in allowed) else text.lower()
-        if isinstance(value, bool) or value not in allowed:
-            raise ValueError(f"parameter {key!r} must be one of {list(allowed)}, got {value!r}")
-        out[key] = allowed[allowed.index(value)]
-    return out
-
-
-def _shared_instance(objects: list[list[int]]) -> tuple[int, int, int] | None:
-    """``(first position, second position, instance)`` of the first instance two positions share."""
-    owner: dict[int, int] = {}
-    for pos, inst in enumerate(objects):
-        for i in inst:
-            if i in owner:
-                return owner[i], pos, i
-            owner[i] = pos
-    return None
-
-
 def indices(rs: Sequence[Resolved], pos: int) -> np.ndarray:
     """(Q,) int64 indices of the first instance of reference ``pos`` of each resolved question."""
     return np.fromiter((r.objects[pos][0] for r in rs), dtype=np.int64, count=len(rs))
-
-
-@dataclass(frozen=True)
-class ImageConfig:
-    """Visibility thresholds shared by the single-image and image-pair tasks.
-
-    Attributes:
-        min_visible: an object counts as visible in a frame from this visible fraction on.
-        ambiguity_visible: single-image tasks: another instance of the same label visible at least
-            this much makes the label ambiguous.
-    """
-
-    min_visible: float = 0.1
-    ambiguity_visible: float = 0.02
