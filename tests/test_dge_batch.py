@@ -142,6 +142,7 @@ def test_verdicts_are_immutable_so_repeats_share_one_object() -> None:
     """A question asked twice gets the same verdict object; nothing in it can be changed, so no
     caller can alter another's verdict or the cache's (pickle and copies still work)."""
     import copy
+    import dataclasses
     import pickle
 
     dge = DGE(load_scene(bundled_scene_paths()[0]))
@@ -165,8 +166,6 @@ def test_verdicts_are_immutable_so_repeats_share_one_object() -> None:
     mutable["distances_m"] = list(dists) + [-1.0]
     assert v.evidence["distances_m"] == dists and len(mutable["distances_m"]) == len(dists) + 1
     # however a verdict is built, what it holds is frozen, nested values too
-    import dataclasses
-
     nested = {"distances_m": [1.0, [2.0]], "extents_m": np.arange(3.0), "visible": ([0.5],)}
     for made in (Verdict(True, evidence=nested), dataclasses.replace(v, evidence=nested), Verdict.invalid(Reason.NEAR_TIE, "x", evidence=nested)):
         assert made.evidence == {"distances_m": [1.0, [2.0]], "extents_m": made.evidence["extents_m"], "visible": ([0.5],)}

@@ -114,7 +114,7 @@ class Verdict:
     @classmethod
     def invalid(cls, reason: Reason, message: str, *, task: str = "", evidence: dict[str, Any] | None = None) -> Verdict:
         """An invalid verdict with a reason code and a message."""
-        return cls(False, Reason(reason), message, task=task, evidence=freeze(evidence or {}))
+        return cls(False, Reason(reason), message, task=task, evidence=evidence or {})
 
     @classmethod
     def make(cls, valid: bool, reason: Reason | None, message: str, answer: Any, answer_text: str, options: tuple[str, ...] | None,
