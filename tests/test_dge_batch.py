@@ -176,6 +176,13 @@ def test_verdicts_are_immutable_so_repeats_share_one_object() -> None:
         with pytest.raises(ValueError):
             made.evidence["extents_m"][0] = 9.0
     assert nested["extents_m"][0] == 0.0 and nested["distances_m"][1] == [2.0]  # the caller's data is not changed
+    base = np.arange(3.0)
+    view = base[:]
+    view.setflags(write=False)
+    kept = Verdict(True, evidence={"extents_m": view}, options=["a", "b"])
+    base[0] = 7.0  # a read-only view of the caller's array: the verdict holds its own copy
+    assert kept.evidence["extents_m"][0] == 0.0 and kept.options == ("a", "b")
+    assert Verdict.make(True, None, "", "a", "a", ["a", "b"], {}, "t", "choice", None).options == ("a", "b")
 
 
 def test_parameters_that_compare_equal_are_not_confused() -> None:

@@ -110,6 +110,8 @@ class Verdict:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "evidence", freeze(self.evidence))
+        if self.options is not None and type(self.options) is not tuple:
+            object.__setattr__(self, "options", tuple(self.options))
 
     @classmethod
     def invalid(cls, reason: Reason, message: str, *, task: str = "", evidence: dict[str, Any] | None = None) -> Verdict:
@@ -121,7 +123,10 @@ class Verdict:
              evidence: dict[str, Any], task: str, answer_kind: str, unit: str | None) -> Verdict:
         """A verdict from all ten fields, positionally, without the dataclass ``__init__`` (about 3×
         faster; the tasks build millions): the same object ``Verdict(...)`` gives. ``reason`` a
-        :class:`Reason` or ``None``, ``evidence`` a dict (frozen here: :func:`freeze`)."""
+        :class:`Reason` or ``None``, ``options`` a tuple (or a sequence, made one), ``evidence`` a
+        dict (frozen here: :func:`freeze`)."""
+        if options is not None and type(options) is not tuple:
+            options = tuple(options)
         v = object.__new__(cls)
         v.__dict__.update(valid=valid, reason=reason, message=message, answer=answer, answer_text=answer_text, options=options,
                           evidence=freeze(evidence), task=task, answer_kind=answer_kind, unit=unit)
@@ -215,10 +220,9 @@ def _frozen(value: Any) -> Any:
         return freeze(value)
     if isinstance(value, tuple):
         return tuple(map(_frozen, value))
-    if hasattr(value, "shape") and hasattr(value, "flags") and hasattr(value, "setflags"):  # a numpy array
-        if value.flags.writeable:
-            value = value.copy()
-            value.setflags(write=False)
+    if hasattr(value, "shape") and hasattr(value, "setflags") and hasattr(value, "copy"):  # a numpy array: a copy of its own
+        value = value.copy()  # (a read-only view would still change with its base)
+        value.setflags(write=False)
     return value
 
 
