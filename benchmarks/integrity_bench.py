@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _timing import median_seconds
 
 from spatialevo import DGE, load_scene
 from spatialevo.bundled import bundled_scene_paths
@@ -45,15 +43,6 @@ def ambiguous_scene(n: int = 40) -> Scene:
     return Scene("ambiguous", objs)
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def sample_infeasible(scene: Scene) -> None:
     dge = DGE(scene)
     for task in ("absolute_distance", "relative_direction_hard"):
@@ -72,19 +61,19 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     out: dict[str, float] = {}
     amb = ambiguous_scene()
-    out["sample_infeasible"] = median_time(lambda: sample_infeasible(amb), args.repeats)
+    out["sample_infeasible"] = median_seconds(lambda: sample_infeasible(amb), args.repeats)
     pts = scan_points(load_scene(bundled_scene_paths()[0]))
-    out["room_size_no_stray"] = median_time(lambda: estimate_floor_area(pts), args.repeats)
+    out["room_size_no_stray"] = median_seconds(lambda: estimate_floor_area(pts), args.repeats)
     for d in (300, 2000, 1_000_000):
         stray = np.vstack([pts, [[d, -d, 0.3]]])
-        out[f"room_size_stray_{d}"] = median_time(lambda s=stray: estimate_floor_area(s), args.repeats)
-    out["read_question_8kb"] = max(median_time(lambda t=t: read_question(t, ["0", "1"]), args.repeats) for t in HOSTILE_8KB)
+        out[f"room_size_stray_{d}"] = median_seconds(lambda s=stray: estimate_floor_area(s), args.repeats)
+    out["read_question_8kb"] = max(median_seconds(lambda t=t: read_question(t, ["0", "1"]), args.repeats) for t in HOSTILE_8KB)
     valid = Verdict(True, None, "", 95, "95", None, {}, "object_size", "number", "cm")
     invalid = Verdict.invalid(Reason.AMBIGUOUS_LABEL, "x", task="object_size")
-    out["score_8kb"] = max(median_time(lambda t=t: (solver_reward(t, valid), solver_reward(t, invalid)), args.repeats)
+    out["score_8kb"] = max(median_seconds(lambda t=t: (solver_reward(t, valid), solver_reward(t, invalid)), args.repeats)
                            for t in HOSTILE_8KB)
     dge = DGE(amb)
-    out["nested_json"] = median_time(lambda: dge.evaluate(NESTED), args.repeats)
+    out["nested_json"] = median_seconds(lambda: dge.evaluate(NESTED), args.repeats)
     for k, v in out.items():
         print(f"{k:24s} {1000 * v:9.2f} ms")
     if args.json:

@@ -33,6 +33,8 @@ import numpy as np
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars between the figures
 
+from _timing import median_seconds
+
 from spatialevo import DGE, load_scene
 from spatialevo.bundled import bundled_scene_paths
 from spatialevo.dge import make_rng
@@ -40,13 +42,7 @@ from spatialevo.dge import make_rng
 
 def cpu(fn: Callable[[], Any], repeat: int) -> float:
     """Median CPU seconds of ``fn()`` over ``repeat`` calls (after one warm-up call)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.process_time()
-        fn()
-        times.append(time.process_time() - t)
-    return statistics.median(times)
+    return median_seconds(fn, repeat, clock=time.process_time, warm_up=True)
 
 
 def render_rows(paths: list[Path], repeat: int, max_frames: int | None = None) -> list[dict]:

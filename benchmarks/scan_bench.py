@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from _timing import median_seconds  # noqa: E402
 from fixtures import write_json, write_ply  # noqa: E402
 
 from spatialevo.convert import ConvertConfig, convert  # noqa: E402
@@ -99,15 +99,6 @@ def scan(root: Path, sid: str, n_frames: int, n_verts: int, n_objects: int, seed
     return path
 
 
-def median_time(fn, repeats: int) -> float:  # noqa: ANN001
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=300, help="frames per .sens (default 300; scene0000_00 has 5,578)")
@@ -124,14 +115,14 @@ def main() -> None:
         sens = paths[0] / f"{paths[0].name}.sens"
         out: dict = {"frames": args.frames, "sens_mb": round(sens.stat().st_size / 2**20, 1), "verts": args.verts,
                      "objects": args.objects}
-        t = median_time(lambda: sum(1 for _ in iter_frames(sens)), args.repeats)
+        t = median_seconds(lambda: sum(1 for _ in iter_frames(sens)), args.repeats)
         out["sens_read_frames_per_s"] = round(args.frames / t, 1)
 
         def fresh_extract() -> None:
             shutil.rmtree(tmp / "x", ignore_errors=True)
             extract(sens, tmp / "x", step=1)
 
-        out["sens_extract_frames_per_s"] = round(args.frames / median_time(fresh_extract, args.repeats), 1)
+        out["sens_extract_frames_per_s"] = round(args.frames / median_seconds(fresh_extract, args.repeats), 1)
         for workers in (1, 2):
             dest = tmp / f"out{workers}"
             t0 = time.perf_counter()
@@ -142,9 +133,9 @@ def main() -> None:
         for name in (f"{paths[0].name}_vh_clean_2.ply", f"{paths[0].name}_vh_clean_2.0.010000.segs.json",
                      f"{paths[0].name}.aggregation.json", f"{paths[0].name}.txt"):
             shutil.copy(paths[0] / name, extracted / name)
-        out["load_scan_s"] = round(median_time(lambda: load_scene(extracted), args.repeats), 3)
+        out["load_scan_s"] = round(median_seconds(lambda: load_scene(extracted), args.repeats), 3)
         cache = tmp / "out1" / "scenes" / f"{paths[0].name}.npz"
-        out["load_cache_s"] = round(median_time(lambda: load_scene(cache), args.repeats), 4)
+        out["load_cache_s"] = round(median_seconds(lambda: load_scene(cache), args.repeats), 4)
         out["load_ratio_scan_cache"] = round(out["load_scan_s"] / out["load_cache_s"], 1)
         print(json.dumps(out))
     finally:

@@ -26,21 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
+from _timing import median_seconds
 
 from spatialevo.scene import Frame, ObjectInstance, OrientedBox, Scene, SceneMesh, raster
 from spatialevo.scene.cache import load_cache, save_cache
 from spatialevo.scene.render import Renderer, get_renderer, render_frame
 from spatialevo.synthetic import generate_room, room_config
 from spatialevo.synthetic.trajectory import pose_from_yaw_pitch
-
-
-def _median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def scannet_sized_scene(n_vertices: int = 80_000, n_frames: int = 50, seed: int = 0) -> Scene:
@@ -88,7 +80,7 @@ def run(quick: bool = False) -> dict:
     res: dict[str, float | int | str] = {}
     cfg = room_config(shape="random", n_frames=24, width=640, height=480)
     seeds = range(3 if quick else 10)
-    gen = [_median_time(lambda s=s: generate_room(s, cfg), 1) for s in seeds]
+    gen = [median_seconds(lambda s=s: generate_room(s, cfg), 1) for s in seeds]
     res["generate_room_median_s"] = statistics.median(gen)
 
     scene = generate_room(7, cfg)
@@ -102,15 +94,15 @@ def run(quick: bool = False) -> dict:
     frames = scene.frames[:n]
     for name, backend in (("", "raster"), ("raycast_", "raycast")):
         renderer.render(frames[0], backend=backend)  # the ray caster builds its BVH on first use
-        per_frame = [_median_time(lambda f=f, b=backend: renderer.render(f, backend=b), 3) for f in frames]
+        per_frame = [median_seconds(lambda f=f, b=backend: renderer.render(f, backend=b), 3) for f in frames]
         res[f"render_{name}ms_per_frame_median"] = 1000 * statistics.median(per_frame)
         res[f"render_{name}fps_640x480"] = 1.0 / statistics.median(per_frame)
-        depth_only = [_median_time(lambda f=f, b=backend: renderer.render(f, ("depth",), backend=b), 3) for f in frames]
+        depth_only = [median_seconds(lambda f=f, b=backend: renderer.render(f, ("depth",), backend=b), 3) for f in frames]
         res[f"render_{name}depth_only_ms_median"] = 1000 * statistics.median(depth_only)
     cast_only = []
     for f in frames:  # the open3d ray cast alone, same rays as a render
         dirs = renderer._camera_dirs(f.K, f.width, f.height)[0] @ f.T_wc[:3, :3].T.astype(np.float32)
-        cast_only.append(_median_time(lambda d=dirs, f=f: renderer.cast(f.camera_center, d), 3))
+        cast_only.append(median_seconds(lambda d=dirs, f=f: renderer.cast(f.camera_center, d), 3))
     res["raycast_only_ms_median"] = 1000 * statistics.median(cast_only)
     agree = [(renderer.render(f, ("instance",))["instance"] == renderer.render(f, ("instance",), backend="raycast")["instance"]).mean()
              for f in frames]
@@ -132,7 +124,7 @@ def run(quick: bool = False) -> dict:
     for name, backend in (("", "raster"), ("raycast_", "raycast")):
         big_r.render(views[0], backend=backend)
         res[f"big_render_{name}ms_median"] = 1000 * statistics.median(
-            [_median_time(lambda f=f, b=backend: big_r.render(f, backend=b), 3) for f in views])
+            [median_seconds(lambda f=f, b=backend: big_r.render(f, backend=b), 3) for f in views])
     if not quick:
         res["raster_cold_compile_s"] = cold_compile_s()
 
@@ -141,8 +133,8 @@ def run(quick: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as d:
         path = save_cache(big, Path(d) / "big.npz")
         res["cache_size_mb"] = path.stat().st_size / 1e6
-        res["cache_save_s_median"] = _median_time(lambda: save_cache(big, Path(d) / "big2.npz"), 3)
-        res["cache_load_s_median"] = _median_time(lambda: load_cache(path), 3 if quick else 7)
+        res["cache_save_s_median"] = median_seconds(lambda: save_cache(big, Path(d) / "big2.npz"), 3)
+        res["cache_load_s_median"] = median_seconds(lambda: load_cache(path), 3 if quick else 7)
     return res
 
 

@@ -291,10 +291,15 @@ def write_boxlist(root: Path, name: str = "room42.json", nested: bool = False) -
 
 
 def load_benchmark(name: str) -> Any:
-    """The module ``benchmarks/<name>.py`` (benchmarks are scripts, not a package)."""
+    """The module ``benchmarks/<name>.py`` (benchmarks are scripts, not a package; their folder is put
+    on ``sys.path``, as running one puts it, for the ``_timing`` helper they share)."""
     import importlib.util
+    import sys
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
+    path = folder / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
